@@ -1,0 +1,111 @@
+package asynclog
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+)
+
+// The exit-hook registry: the one piece of package-level mutable state.
+// It holds the queues whose Options.ExitHook is set, and owns the signal
+// goroutine, which runs while at least one queue is registered.
+var exitHooks struct {
+	mu     sync.Mutex
+	queues map[*queue]struct{}
+	sigs   chan os.Signal
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// registerExit adds q to the registry, starting the signal goroutine for
+// the first queue.
+func registerExit(q *queue) {
+	h := &exitHooks
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.queues == nil {
+		h.queues = make(map[*queue]struct{})
+	}
+	h.queues[q] = struct{}{}
+	if h.sigs == nil {
+		h.sigs = make(chan os.Signal, 1)
+		h.stop = make(chan struct{})
+		h.done = make(chan struct{})
+		signal.Notify(h.sigs, syscall.SIGINT, syscall.SIGTERM)
+		go watchSignals(h.sigs, h.stop, h.done)
+	}
+}
+
+// unregisterExit removes q and stops the signal goroutine after the last
+// queue has left: signal.Stop first, so that no signal is delivered to a
+// channel nobody reads, then the goroutine's own stop.
+func unregisterExit(q *queue) {
+	h := &exitHooks
+	h.mu.Lock()
+	delete(h.queues, q)
+	var stop, done chan struct{}
+	if len(h.queues) == 0 && h.sigs != nil {
+		signal.Stop(h.sigs)
+		stop, done = h.stop, h.done
+		h.sigs, h.stop, h.done = nil, nil, nil
+	}
+	h.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+}
+
+// watchSignals is the signal goroutine. On SIGINT or SIGTERM it drains
+// every registered queue, then re-raises the signal with its default
+// action, so that the process ends as it would have without the hook.
+func watchSignals(sigs <-chan os.Signal, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	select {
+	case sig := <-sigs:
+		drainRegistered()
+		signal.Reset(sig)
+		if s, ok := sig.(syscall.Signal); ok {
+			_ = syscall.Kill(os.Getpid(), s)
+		}
+	case <-stop:
+	}
+}
+
+// drainRegistered shuts down every registered queue at once, each bounded
+// by its CloseTimeout, and waits for them all.
+func drainRegistered() {
+	h := &exitHooks
+	h.mu.Lock()
+	qs := make([]*queue, 0, len(h.queues))
+	for q := range h.queues {
+		qs = append(qs, q)
+	}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, q := range qs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
+			defer cancel()
+			_ = q.shutdownNoUnregister(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// Exit drains every queue whose Options.ExitHook is set (each bounded by its
+// CloseTimeout), then calls os.Exit(code). Use it instead of os.Exit in a
+// program that relies on the exit hook.
+//
+// What Go cannot do: nothing runs when main returns, and os.Exit, log.Fatal
+// and a crash skip every hook. So `defer q.Close()` in main stays the main
+// path; the hook covers SIGINT, SIGTERM, zap's Fatal (written
+// synchronously in any case) and Exit.
+func Exit(code int) {
+	drainRegistered()
+	os.Exit(code)
+}

@@ -1,0 +1,165 @@
+package asynclog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Overflow says what a log call does when the queue is full.
+type Overflow int
+
+const (
+	// Block makes the caller wait for room, so nothing is lost. The wait is
+	// bounded by Options.BlockTimeout: a dead sink costs the application one
+	// such wait, after which records are dropped (and counted) without
+	// waiting until the queue has room again.
+	Block Overflow = iota
+	// DropNewest never makes the caller wait: the new record is dropped.
+	DropNewest
+	// DropOldest never makes the caller wait: the oldest queued record is
+	// dropped to make room for the new one.
+	DropOldest
+)
+
+// String returns the policy's name.
+func (o Overflow) String() string {
+	switch o {
+	case Block:
+		return "Block"
+	case DropNewest:
+		return "DropNewest"
+	case DropOldest:
+		return "DropOldest"
+	}
+	return fmt.Sprintf("Overflow(%d)", int(o))
+}
+
+// Options configures a [Queue]. The zero value means every default; each
+// field's comment gives its default. [NewQueue] resolves the defaults once
+// and rejects negative values.
+type Options struct {
+	// Size is the number of records the queue holds. Default 4096.
+	Size int
+	// OnFull says what a log call does when the queue is full. Default Block.
+	OnFull Overflow
+	// KeepLevel: in the drop modes, records at or above this level are not
+	// dropped but wait for room (bounded by BlockTimeout). nil means
+	// slog.LevelError.
+	KeepLevel slog.Leveler
+	// BatchSize is the most records per Sink.Write. Default 256.
+	BatchSize int
+	// FlushInterval: 0 writes as soon as records are there (under load,
+	// batches fill by themselves while the sink is busy); > 0 waits up to
+	// this long after the first record for a batch to fill.
+	FlushInterval time.Duration
+	// MinInterval is the least time between the starts of two batches, a
+	// rate limit (one email a minute). Records gather meanwhile. Flush and
+	// Shutdown do not wait for it. 0: no limit.
+	MinInterval time.Duration
+	// OnError receives sink errors, recovered panics and drop reports. It is
+	// called from the consumer goroutine, never from a log call, and must
+	// not block for long. nil: a rate-limited line on os.Stderr.
+	OnError func(error)
+	// ExitHook registers the queue to be drained on SIGINT and SIGTERM and
+	// by [Exit]. See exit.go's [Exit] for the rules.
+	ExitHook bool
+	// CloseTimeout bounds [Queue.Close], zap's Sync, the synchronous write
+	// of records at SyncLevel, and the exit hook's drain. Default 5s.
+	CloseTimeout time.Duration
+
+	// BlockTimeout bounds how long a log call waits for room (in Block mode,
+	// and for kept levels in the drop modes). Default 2s. When it runs out
+	// the record is dropped and counted, and later records are dropped
+	// without waiting until the queue has room again.
+	BlockTimeout time.Duration
+	// SyncLevel: records at or above it are written synchronously: the log
+	// call returns once the record and everything queued before it is
+	// delivered (bounded by CloseTimeout). nil means above Error
+	// (slog.LevelError+1), which covers zap's DPanic, Panic and Fatal.
+	SyncLevel slog.Leveler
+	// WriteTimeout bounds each Sink.Write: its ctx has this deadline.
+	// Default 30s.
+	WriteTimeout time.Duration
+	// MaxAttempts is the number of Write attempts for one batch, the first
+	// included. Default 5; 1 means no retries.
+	MaxAttempts int
+	// MinBackoff is the wait after the first failed attempt; it doubles with
+	// each further attempt, with jitter. Default 100ms.
+	MinBackoff time.Duration
+	// MaxBackoff caps the backoff and any RetryAfter delay. Default 30s.
+	MaxBackoff time.Duration
+	// Fallback, if set, receives a batch (one attempt) that the sink gave up
+	// on; records it takes count as Delivered and in Stats.FellBack.
+	Fallback Sink
+}
+
+// Default values of [Options].
+const (
+	defaultSize         = 4096
+	defaultBatchSize    = 256
+	defaultCloseTimeout = 5 * time.Second
+	defaultBlockTimeout = 2 * time.Second
+	defaultWriteTimeout = 30 * time.Second
+	defaultMaxAttempts  = 5
+	defaultMinBackoff   = 100 * time.Millisecond
+	defaultMaxBackoff   = 30 * time.Second
+)
+
+// ErrClosed is returned by Flush on a queue that has been shut down.
+var ErrClosed = errors.New("asynclog: queue closed")
+
+// resolve checks o and fills in defaults.
+func (o Options) resolve() (Options, error) {
+	var errs []error
+	neg := func(name string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("asynclog: Options.%s is negative (%d)", name, v))
+		}
+	}
+	neg("Size", int64(o.Size))
+	neg("BatchSize", int64(o.BatchSize))
+	neg("FlushInterval", int64(o.FlushInterval))
+	neg("MinInterval", int64(o.MinInterval))
+	neg("CloseTimeout", int64(o.CloseTimeout))
+	neg("BlockTimeout", int64(o.BlockTimeout))
+	neg("WriteTimeout", int64(o.WriteTimeout))
+	neg("MaxAttempts", int64(o.MaxAttempts))
+	neg("MinBackoff", int64(o.MinBackoff))
+	neg("MaxBackoff", int64(o.MaxBackoff))
+	if o.OnFull < Block || o.OnFull > DropOldest {
+		errs = append(errs, fmt.Errorf("asynclog: Options.OnFull is not a known policy (%d)", int(o.OnFull)))
+	}
+	if len(errs) > 0 {
+		return o, errors.Join(errs...)
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.Size, defaultSize)
+	def(&o.BatchSize, defaultBatchSize)
+	def(&o.MaxAttempts, defaultMaxAttempts)
+	defd(&o.CloseTimeout, defaultCloseTimeout)
+	defd(&o.BlockTimeout, defaultBlockTimeout)
+	defd(&o.WriteTimeout, defaultWriteTimeout)
+	defd(&o.MinBackoff, defaultMinBackoff)
+	defd(&o.MaxBackoff, defaultMaxBackoff)
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.KeepLevel == nil {
+		o.KeepLevel = slog.LevelError
+	}
+	if o.SyncLevel == nil {
+		o.SyncLevel = slog.LevelError + 1
+	}
+	return o, nil
+}
