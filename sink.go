@@ -165,4 +165,3 @@ func closeSink(ctx context.Context, s Sink) error {
 	}
 	return nil
 }
-
