@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -25,6 +26,10 @@ const maxFailErrs = 8
 // shutdownGrace is how long Shutdown waits for the consumer after it has
 // cancelled the Write in flight at its deadline. A sink that honours ctx
 // returns well within it.
+// spinYields is how many times the idle consumer yields before it parks.
+const spinYields = 50
+
+// shutdownGrace is
 const shutdownGrace = 500 * time.Millisecond
 
 // run is the queue's one consumer goroutine: it takes batches from the ring
@@ -38,6 +43,7 @@ func (q *queue) run() {
 	o := q.opts
 	batch := make([]entry, 0, o.BatchSize)
 	recs := make([]Record, 0, o.BatchSize+1)
+	spares := make([][]byte, 0, o.BatchSize) // buffers to swap into the slots it empties
 	var lastStart, firstSeen time.Time
 	var timer *time.Timer
 
@@ -55,11 +61,8 @@ func (q *queue) run() {
 				q.sleepLocked(1, time.Time{}, &timer)
 				continue
 			}
-			if e := q.ring[q.head]; e.flush != nil {
-				sentinel = e.flush
-				q.ring[q.head] = entry{}
-				q.head = (q.head + 1) % len(q.ring)
-				q.n--
+			if e := &q.ring[q.head]; e.flush != nil {
+				sentinel = q.popLocked(e.b).flush
 				break
 			}
 			// Records are there: write now, or wait for the batch to fill
@@ -107,15 +110,12 @@ func (q *queue) run() {
 			recs = append(recs, notice)
 			q.drops = droppedTally{}
 		}
-		for q.n > 0 && len(recs) < o.BatchSize {
-			e := q.ring[q.head]
-			if e.flush != nil {
-				break
+		for q.n > 0 && len(recs) < o.BatchSize && q.ring[q.head].flush == nil {
+			var spare []byte
+			if k := len(spares); k > 0 {
+				spare, spares = spares[k-1], spares[:k-1]
 			}
-			q.ring[q.head] = entry{}
-			q.head = (q.head + 1) % len(q.ring)
-			q.n--
-			q.records--
+			e := q.popLocked(spare)
 			batch = append(batch, e)
 			recs = append(recs, e.rec)
 		}
@@ -154,7 +154,9 @@ func (q *queue) run() {
 		q.mu.Unlock()
 
 		for i := range batch {
-			batch[i].free()
+			if b := batch[i].b; cap(b) <= maxKeptBuf {
+				spares = append(spares, b[:0])
+			}
 			batch[i] = entry{}
 		}
 		for i := range recs {
@@ -170,6 +172,16 @@ func (q *queue) sleepLocked(wakeAt int, until time.Time, timer **time.Timer) {
 	q.waiting = true
 	q.wakeAt = wakeAt
 	q.mu.Unlock()
+	if until.IsZero() {
+		// Idle: yield a few times before parking. Under a steady stream,
+		// a consumer that parks after every batch makes each log call pay
+		// for waking it (a futex call), which costs more than encoding the
+		// record. A nudge meanwhile is a send on the buffered wake channel,
+		// which wakes nobody.
+		for i := 0; i < spinYields && len(q.wake) == 0; i++ {
+			runtime.Gosched()
+		}
+	}
 	var tc <-chan time.Time
 	if !until.IsZero() {
 		d := time.Until(until)
@@ -286,18 +298,36 @@ func backoff(lo, hi time.Duration, attempt int) time.Duration {
 
 // write calls s.Write with a deadline, turning a panic into an error.
 func (q *queue) write(s Sink, recs []Record) (err error) {
-	ctx, cancel := context.WithTimeout(q.abortCtx, q.opts.WriteTimeout)
-	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("asynclog: sink panicked: %v", r)
 		}
 	}()
-	return s.Write(ctx, recs)
+	return s.Write(q.writeCtx(), recs)
+}
+
+// writeCtx returns the context for the next Write: a child of abortCtx
+// whose deadline is at most WriteTimeout and at least half of it away.
+// Making a context with a deadline costs two allocations and a timer, so
+// one is kept for as long as it has more than half its time left, rather
+// than made for every small batch. Only the consumer calls it.
+func (q *queue) writeCtx() context.Context {
+	now := time.Now()
+	if q.wctx == nil || q.wctxDeadline.Sub(now) < q.opts.WriteTimeout/2 || q.wctx.Err() != nil {
+		if q.wcancel != nil {
+			q.wcancel()
+		}
+		q.wctxDeadline = now.Add(q.opts.WriteTimeout)
+		q.wctx, q.wcancel = context.WithDeadline(q.abortCtx, q.wctxDeadline)
+	}
+	return q.wctx
 }
 
 // finish runs on the consumer's way out: it closes the sink once.
 func (q *queue) finish() {
+	if q.wcancel != nil {
+		q.wcancel()
+	}
 	q.mu.Lock()
 	ctx := q.shutdownCtx
 	q.mu.Unlock()
@@ -390,7 +420,7 @@ func (q *queue) flush(ctx context.Context) error {
 		return q.waitDone(ctx)
 	}
 	req := &flushReq{done: make(chan error, 1)}
-	q.pushLocked(entry{flush: req})
+	q.pushLocked(Record{}, req)
 	q.mu.Unlock()
 	select {
 	case err := <-req.done:
@@ -487,16 +517,11 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 		lost = q.records + q.inflight
 		q.stats.Failed += uint64(lost)
 		for q.n > 0 {
-			e := q.ring[q.head]
-			q.ring[q.head] = entry{}
-			q.head = (q.head + 1) % len(q.ring)
-			q.n--
+			e := q.popLocked(q.ring[q.head].b[:0])
 			if e.flush != nil {
 				e.flush.done <- ErrClosed
 			}
-			e.free()
 		}
-		q.records = 0
 		if q.room != nil {
 			close(q.room)
 			q.room = nil

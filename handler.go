@@ -10,19 +10,20 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap/buffer"
 	"go.uber.org/zap/zapcore"
 )
 
 // log hands an encoded record to the queue. Records at SyncLevel and above
 // wait for room whatever OnFull says, and the call returns only once they
 // and everything before them are delivered (bounded by CloseTimeout).
-func (q *queue) log(rec Record, zbuf *buffer.Buffer, sbuf *encBuf) error {
+//
+// rec.Encoded stays the caller's: the queue copies it.
+func (q *queue) log(rec Record) error {
 	if rec.Level < q.opts.SyncLevel.Level() {
-		q.enqueue(entry{rec: rec, zbuf: zbuf, sbuf: sbuf}, false)
+		q.enqueue(rec, false)
 		return nil
 	}
-	q.enqueue(entry{rec: rec, zbuf: zbuf, sbuf: sbuf}, true)
+	q.enqueue(rec, true)
 	ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
 	defer cancel()
 	return q.flush(ctx)
@@ -99,7 +100,9 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 		return fmt.Errorf("asynclog: encode entry: %w", err)
 	}
 	rec := Record{Time: ent.Time, Level: zapLevel(ent.Level), Message: ent.Message, Encoded: trimLineEnding(buf.Bytes())}
-	return c.q.q.log(rec, buf, nil)
+	err = c.q.q.log(rec)
+	buf.Free()
+	return err
 }
 
 func (c *core) Sync() error {
@@ -271,8 +274,9 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	}
 	s.b = append(s.b, '}')
 	eb.b = s.b
-	rec := Record{Time: r.Time, Level: r.Level, Message: r.Message, Encoded: eb.b}
-	return h.q.q.log(rec, nil, eb)
+	err := h.q.q.log(Record{Time: r.Time, Level: r.Level, Message: r.Message, Encoded: eb.b})
+	eb.free()
+	return err
 }
 
 var groupsPool = sync.Pool{New: func() any { s := make([]string, 0, 8); return &s }}

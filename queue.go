@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"time"
-
-	"go.uber.org/zap/buffer"
 )
 
 // Queue is a bounded queue of log records with one consumer goroutine that
@@ -42,14 +40,23 @@ type Stats struct {
 	Queued    int    // records waiting in the queue now
 }
 
-// entry is one slot of the ring: a record and the buffer that owns its
-// Encoded bytes, or a Flush sentinel.
+// entry is one slot of the ring: a record, or a Flush sentinel.
+//
+// Each slot owns a byte buffer, kept across uses, into which the log call
+// copies the record's encoding under the lock; rec.Encoded points into it.
+// When the consumer takes a record it swaps in a spare buffer of its own,
+// and gives the taken one back as a spare once the batch is done. So a
+// record costs one small copy and no allocation, and no buffer travels
+// between processors through a sync.Pool.
 type entry struct {
 	rec   Record
-	zbuf  *buffer.Buffer // zap's encoding of rec, returned to its pool once done with
-	sbuf  *encBuf        // the slog front end's encoding, likewise
-	flush *flushReq      // non-nil: a sentinel, not a record
+	b     []byte    // storage for rec.Encoded, owned by the slot
+	flush *flushReq // non-nil: a sentinel, not a record
 }
+
+// maxKeptBuf is the largest buffer a slot keeps for reuse: one huge record
+// must not pin its memory for the life of the queue.
+const maxKeptBuf = 64 << 10
 
 // flushReq is a Flush sentinel's reply slot. It holds one value, so the
 // consumer never blocks on a caller that gave up.
@@ -109,6 +116,11 @@ type queue struct {
 	shutdownCtx context.Context // the first Shutdown's ctx, for the sink's Close
 	shutdownErr error
 	done        chan struct{} // closed when the consumer exits
+
+	// The consumer's own state, touched by no other goroutine.
+	wctx         context.Context // see writeCtx
+	wcancel      context.CancelFunc
+	wctxDeadline time.Time
 	wg          sync.WaitGroup
 
 	reportMu sync.Mutex // guards the default OnError's rate limit
@@ -155,21 +167,19 @@ func (pub *Queue) Stats() Stats {
 	return s
 }
 
-// enqueue hands a record to the queue under its overflow policy. It owns
-// e's buffer from here on. It never calls OnError: that would run the user's code
-// on the log call.
-func (q *queue) enqueue(e entry, mustWait bool) {
-	rec := e.rec
+// enqueue hands a record to the queue under its overflow policy. It copies
+// rec.Encoded, which stays the caller's. It never calls OnError: that would
+// run the user's code on the log call.
+func (q *queue) enqueue(rec Record, mustWait bool) {
 	q.mu.Lock()
 	q.stats.Enqueued++
 	if q.stopping {
 		q.dropLocked(rec.Level)
 		q.mu.Unlock()
-		e.free()
 		return
 	}
 	if q.records < q.opts.Size {
-		q.pushLocked(e)
+		q.pushLocked(rec, nil)
 		q.mu.Unlock()
 		return
 	}
@@ -177,23 +187,19 @@ func (q *queue) enqueue(e entry, mustWait bool) {
 	wait := mustWait || q.opts.OnFull == Block || rec.Level >= q.opts.KeepLevel.Level()
 	if !wait {
 		if q.opts.OnFull == DropOldest && q.evictOldestLocked() {
-			q.pushLocked(e)
-			q.mu.Unlock()
-			return
+			q.pushLocked(rec, nil)
+		} else {
+			q.dropLocked(rec.Level)
 		}
-		q.dropLocked(rec.Level)
 		q.mu.Unlock()
-		e.free()
 		return
 	}
 	if q.waitRoomLocked() {
-		q.pushLocked(e)
-		q.mu.Unlock()
-		return
+		q.pushLocked(rec, nil)
+	} else {
+		q.dropLocked(rec.Level)
 	}
-	q.dropLocked(rec.Level)
 	q.mu.Unlock()
-	e.free()
 }
 
 // waitRoomLocked waits, with q.mu held on entry and on return, until the
@@ -235,9 +241,10 @@ func (q *queue) waitRoomLocked() bool {
 	return !q.abandoned
 }
 
-// pushLocked appends e to the ring and nudges the consumer if it waits
+// pushLocked appends a record (copying its encoding into the slot's
+// buffer) or a sentinel to the ring, and nudges the consumer if it waits
 // for it.
-func (q *queue) pushLocked(e entry) {
+func (q *queue) pushLocked(rec Record, flush *flushReq) {
 	if q.n == len(q.ring) {
 		q.growLocked()
 	}
@@ -245,12 +252,17 @@ func (q *queue) pushLocked(e entry) {
 	if i >= len(q.ring) {
 		i -= len(q.ring)
 	}
-	q.ring[i] = e
+	e := &q.ring[i]
 	q.n++
-	if e.flush == nil {
+	if flush != nil {
+		e.flush = flush
+	} else {
+		e.b = append(e.b[:0], rec.Encoded...)
+		e.rec = rec
+		e.rec.Encoded = e.b
 		q.records++
 	}
-	if q.waiting && (e.flush != nil || q.stopping || q.records >= q.wakeAt) {
+	if q.waiting && (flush != nil || q.records >= q.wakeAt) {
 		q.waiting = false
 		select {
 		case q.wake <- struct{}{}:
@@ -280,16 +292,16 @@ func (q *queue) evictOldestLocked() bool {
 		if e.flush != nil || e.rec.Level >= keep {
 			continue
 		}
-		// Close the gap by moving the k entries before it one slot on.
+		// Close the gap by moving the k entries before it one slot on; the
+		// freed head slot keeps the dropped record's buffer.
 		for j := k; j > 0; j-- {
 			q.ring[(q.head+j)%size] = q.ring[(q.head+j-1)%size]
 		}
-		q.ring[q.head] = entry{}
+		q.ring[q.head] = entry{b: e.b[:0]}
 		q.head = (q.head + 1) % size
 		q.n--
 		q.records--
 		q.dropLocked(e.rec.Level)
-		e.free()
 		return true
 	}
 	return false
@@ -305,11 +317,18 @@ func (q *queue) dropLocked(l slog.Level) {
 	q.drops.byLevel[levelBucket(l)]++
 }
 
-// free returns the entry's encoding buffer to its pool.
-func (e *entry) free() {
-	if e.zbuf != nil {
-		e.zbuf.Free()
-	} else if e.sbuf != nil {
-		e.sbuf.free()
+// popLocked removes the head entry and returns it, leaving spare (which
+// may be nil) as the slot's buffer.
+func (q *queue) popLocked(spare []byte) entry {
+	e := q.ring[q.head]
+	q.ring[q.head] = entry{b: spare}
+	q.head++
+	if q.head == len(q.ring) {
+		q.head = 0
 	}
+	q.n--
+	if e.flush == nil {
+		q.records--
+	}
+	return e
 }
