@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/diode"
+	"go.opentelemetry.io/contrib/bridges/otelslog"
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/asynclog/asynclog"
+)
+
+// The record every subject logs: a message and five fields.
+const (
+	fMethod  = "GET"
+	fPath    = "/api/v1/users"
+	fStatus  = 200
+	fElapsed = 1500 * time.Microsecond
+	fRemote  = "10.0.0.1:54321"
+)
+
+// fieldMarkers must all appear in a subject's encoded record.
+var fieldMarkers = []string{benchMsg, "method", fMethod, "path", fPath, "status", "200", "elapsed", "remote", fRemote}
+
+// subject is one logger under test, built fresh for each run.
+type subject struct {
+	name   string
+	config string // how it is configured, for the tables
+	// lossless: documented to deliver every record it accepts with a
+	// live sink; the run fails if it loses any.
+	lossless bool
+	// async: the caller hands the record to another goroutine; drop-prone
+	// or not, its losses at Close are what scenario 4 is about.
+	open func(s *sink, env *env) *instance
+}
+
+// instance is one subject wired to one sink.
+type instance struct {
+	log func() // logs the record once; safe for concurrent use
+	// close flushes and stops the subject; nil if it holds nothing.
+	close func(ctx context.Context) error
+	// drops returns the records the subject itself reports as dropped, and
+	// false if it has no such report.
+	drops func() (uint64, bool)
+	// check compares the subject's own counters with what it logged and
+	// the sink received; "" if they agree or it has none.
+	check func(logged, delivered int64) string
+}
+
+// env is state shared by subjects across the run: the OpenTelemetry drop
+// reports, which reach the process-wide otel logger.
+type env struct {
+	otelDrops *otelDropCounter
+}
+
+func zapEncoder() zapcore.Encoder {
+	return zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+}
+
+func zapLog(l *zap.Logger) {
+	l.Info(benchMsg,
+		zap.String("method", fMethod),
+		zap.String("path", fPath),
+		zap.Int("status", fStatus),
+		zap.Duration("elapsed", fElapsed),
+		zap.String("remote", fRemote),
+	)
+}
+
+func slogLog(l *slog.Logger) {
+	l.LogAttrs(context.Background(), slog.LevelInfo, benchMsg,
+		slog.String("method", fMethod),
+		slog.String("path", fPath),
+		slog.Int("status", fStatus),
+		slog.Duration("elapsed", fElapsed),
+		slog.String("remote", fRemote),
+	)
+}
+
+func zerologLog(l *zerolog.Logger) {
+	l.Info().
+		Str("method", fMethod).
+		Str("path", fPath).
+		Int("status", fStatus).
+		Dur("elapsed", fElapsed).
+		Str("remote", fRemote).
+		Msg(benchMsg)
+}
+
+// asynclogInstance wires a queue on s (through WriterSink) and checks its
+// Stats against the sink at the end.
+func asynclogQueue(s *sink, opts asynclog.Options) (*asynclog.Queue, *instance) {
+	q, err := asynclog.NewQueue(asynclog.WriterSink(s), opts)
+	if err != nil {
+		panic(fmt.Sprintf("bench: asynclog.NewQueue: %v", err)) // Options are constants here
+	}
+	in := &instance{
+		close: func(ctx context.Context) error { return q.Shutdown(ctx) },
+		drops: func() (uint64, bool) { return q.Stats().Dropped, true },
+		check: func(logged, delivered int64) string {
+			st := q.Stats()
+			var msgs []string
+			if int64(st.Enqueued) != logged {
+				msgs = append(msgs, fmt.Sprintf("Stats.Enqueued %d, logged %d", st.Enqueued, logged))
+			}
+			if int64(st.Delivered) != delivered {
+				msgs = append(msgs, fmt.Sprintf("Stats.Delivered %d, sink counted %d", st.Delivered, delivered))
+			}
+			if st.Queued == 0 && st.Enqueued != st.Delivered+st.Dropped+st.Failed {
+				msgs = append(msgs, fmt.Sprintf("Enqueued %d != Delivered %d + Dropped %d + Failed %d", st.Enqueued, st.Delivered, st.Dropped, st.Failed))
+			}
+			return joinMsgs(msgs)
+		},
+	}
+	return q, in
+}
+
+// closeWithin runs close bounded by the ctx deadline; asynclog's Close is
+// Shutdown bounded by Options.CloseTimeout, which we call the same way.
+func asynclogClose(q *asynclog.Queue) func(ctx context.Context) error {
+	return func(context.Context) error { return q.Close() }
+}
+
+func subjects() []subject {
+	const asyncDefaults = "Options{} (Block, Size 4096, BatchSize 256, BlockTimeout 2s, CloseTimeout 5s); WriterSink(sink)"
+	return []subject{
+		{
+			name:     "asynclog Core (zap)",
+			config:   "NewCore(zap JSON encoder, production config), " + asyncDefaults,
+			lossless: true,
+			open: func(s *sink, _ *env) *instance {
+				q, in := asynclogQueue(s, asynclog.Options{})
+				l := zap.New(asynclog.NewCore(zapEncoder(), zapcore.InfoLevel, q))
+				in.log = func() { zapLog(l) }
+				in.close = asynclogClose(q)
+				return in
+			},
+		},
+		{
+			name:     "asynclog Handler (slog)",
+			config:   "NewHandler(q, nil), " + asyncDefaults,
+			lossless: true,
+			open: func(s *sink, _ *env) *instance {
+				q, in := asynclogQueue(s, asynclog.Options{})
+				l := slog.New(asynclog.NewHandler(q, nil))
+				in.log = func() { slogLog(l) }
+				in.close = asynclogClose(q)
+				return in
+			},
+		},
+		{
+			name:     "zap NewCore (sync)",
+			config:   "zapcore.NewCore(JSON encoder, production config, zapcore.AddSync(sink), Info)",
+			lossless: true,
+			open: func(s *sink, _ *env) *instance {
+				l := zap.New(zapcore.NewCore(zapEncoder(), zapcore.AddSync(s), zapcore.InfoLevel))
+				return &instance{
+					log:   func() { zapLog(l) },
+					close: func(context.Context) error { return l.Sync() },
+				}
+			},
+		},
+		{
+			name:     "zap BufferedWriteSyncer",
+			config:   "zapcore.BufferedWriteSyncer{WS: AddSync(sink)} (defaults: 256 KiB buffer, 30s flush interval); Stop at Close",
+			lossless: true,
+			open: func(s *sink, _ *env) *instance {
+				ws := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(s)}
+				l := zap.New(zapcore.NewCore(zapEncoder(), ws, zapcore.InfoLevel))
+				return &instance{
+					log:   func() { zapLog(l) },
+					close: func(context.Context) error { return ws.Stop() },
+				}
+			},
+		},
+		{
+			name:     "slog JSONHandler (sync)",
+			config:   "slog.NewJSONHandler(sink, nil)",
+			lossless: true,
+			open: func(s *sink, _ *env) *instance {
+				l := slog.New(slog.NewJSONHandler(s, nil))
+				return &instance{log: func() { slogLog(l) }}
+			},
+		},
+		{
+			name:   "zerolog + diode",
+			config: "zerolog.New(diode.NewWriter(sink, 1000, 10ms, alert)).With().Timestamp() (the zerolog README's diode example); Close at Close",
+			open: func(s *sink, _ *env) *instance {
+				var missed atomic.Uint64
+				w := diode.NewWriter(s, 1000, 10*time.Millisecond, func(n int) { missed.Add(uint64(n)) })
+				l := zerolog.New(w).With().Timestamp().Logger()
+				return &instance{
+					log:   func() { zerologLog(&l) },
+					close: func(context.Context) error { return w.Close() },
+					drops: func() (uint64, bool) { return missed.Load(), true },
+				}
+			},
+		},
+		{
+			name:   "OTel BatchProcessor (otelslog)",
+			config: "otelslog.NewLogger via sdklog.NewLoggerProvider(WithProcessor(NewBatchProcessor(exp))) (defaults: queue 2048, batch 512, interval 1s, export timeout 30s); exp writes each batch as lines in one sink Write; LoggerProvider.Shutdown at Close",
+			open: func(s *sink, e *env) *instance {
+				exp := &lineExporter{w: s}
+				lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
+				l := otelslog.NewLogger("bench", otelslog.WithLoggerProvider(lp))
+				base := e.otelDrops.n.Load()
+				return &instance{
+					log:   func() { slogLog(l) },
+					close: func(ctx context.Context) error { return lp.Shutdown(ctx) },
+					drops: func() (uint64, bool) { return e.otelDrops.n.Load() - base, true },
+				}
+			},
+		},
+	}
+}
+
+// dropNewestSubjects are asynclog with OnFull DropNewest, for the dead sink.
+func dropNewestSubjects() []subject {
+	const cfg = "Options{OnFull: DropNewest} (Size 4096, KeepLevel Error); WriterSink(sink)"
+	return []subject{
+		{
+			name:   "asynclog Core, DropNewest",
+			config: "NewCore(zap JSON encoder), " + cfg,
+			open: func(s *sink, _ *env) *instance {
+				q, in := asynclogQueue(s, asynclog.Options{OnFull: asynclog.DropNewest})
+				l := zap.New(asynclog.NewCore(zapEncoder(), zapcore.InfoLevel, q))
+				in.log = func() { zapLog(l) }
+				in.close = asynclogClose(q)
+				return in
+			},
+		},
+		{
+			name:   "asynclog Handler, DropNewest",
+			config: "NewHandler(q, nil), " + cfg,
+			open: func(s *sink, _ *env) *instance {
+				q, in := asynclogQueue(s, asynclog.Options{OnFull: asynclog.DropNewest})
+				l := slog.New(asynclog.NewHandler(q, nil))
+				in.log = func() { slogLog(l) }
+				in.close = asynclogClose(q)
+				return in
+			},
+		},
+	}
+}
+
+// lineExporter is the OpenTelemetry exporter adapter: it writes each batch
+// as newline-terminated records, one sink Write per Export call, as an
+// OTLP exporter sends one request per batch.
+type lineExporter struct {
+	w   *sink
+	mu  sync.Mutex
+	buf []byte
+}
+
+var _ sdklog.Exporter = (*lineExporter)(nil)
+
+func (e *lineExporter) Export(_ context.Context, records []sdklog.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.buf[:0]
+	for i := range records {
+		r := &records[i]
+		b = append(b, `{"time":`...)
+		b = strconv.AppendInt(b, r.Timestamp().UnixNano(), 10)
+		b = append(b, `,"level":`...)
+		b = strconv.AppendQuote(b, r.Severity().String())
+		b = append(b, `,"msg":`...)
+		b = appendAttrValue(b, r.Body())
+		r.WalkAttributes(func(kv attribute.KeyValue) bool {
+			b = append(b, ',')
+			b = strconv.AppendQuote(b, string(kv.Key))
+			b = append(b, ':')
+			b = appendAttrValue(b, kv.Value)
+			return true
+		})
+		b = append(b, "}\n"...)
+	}
+	e.buf = b
+	_, err := e.w.Write(b)
+	return err
+}
+
+func appendAttrValue(b []byte, v attribute.Value) []byte {
+	switch v.Type() {
+	case attribute.INT64:
+		return strconv.AppendInt(b, v.AsInt64(), 10)
+	case attribute.STRING:
+		return strconv.AppendQuote(b, v.AsString())
+	}
+	return strconv.AppendQuote(b, v.Emit())
+}
+
+func (e *lineExporter) Shutdown(context.Context) error   { return nil }
+func (e *lineExporter) ForceFlush(context.Context) error { return nil }
+
+// otelDropCounter is a logr sink for OpenTelemetry's internal logger: it
+// sums the BatchProcessor's "dropped log records" reports.
+type otelDropCounter struct {
+	n atomic.Uint64
+}
+
+var _ logr.LogSink = (*otelDropCounter)(nil)
+
+func (*otelDropCounter) Init(logr.RuntimeInfo) {}
+func (*otelDropCounter) Enabled(int) bool      { return true }
+func (d *otelDropCounter) Info(_ int, msg string, kv ...any) {
+	if msg != "dropped log records" {
+		return
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if k, _ := kv[i].(string); k == "dropped" {
+			switch v := kv[i+1].(type) {
+			case uint64:
+				d.n.Add(v)
+			case int64:
+				d.n.Add(uint64(v))
+			case int:
+				d.n.Add(uint64(v))
+			}
+		}
+	}
+}
+func (*otelDropCounter) Error(error, string, ...any)      {}
+func (d *otelDropCounter) WithValues(...any) logr.LogSink { return d }
+func (d *otelDropCounter) WithName(string) logr.LogSink   { return d }
+
+func joinMsgs(msgs []string) string { return strings.Join(msgs, "; ") }

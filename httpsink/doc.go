@@ -1,0 +1,27 @@
+// Package httpsink is an [asynclog.Sink] that posts batches of records to
+// an HTTP endpoint: a log collector such as the OpenTelemetry Collector,
+// Vector, Fluent Bit, Logstash, Grafana Loki or Elastic.
+//
+// A record travels from a log call through the front end's encoder and the
+// queue to the consumer goroutine, which hands a batch to [Sink.Write].
+// Write frames the batch in the chosen [Format] (NDJSON, a JSON array, or
+// an OTLP/HTTP JSON ExportLogsServiceRequest), splits it into requests of
+// at most Options.MaxBodyBytes, optionally gzips each, and posts them with
+// the ctx the queue gives it, so a hung server cannot hold Shutdown past
+// its deadline.
+//
+// The server's answer decides what the queue does next: 2xx is delivered;
+// 429, 502, 503, 504 and network errors are retried, no sooner than a
+// Retry-After header asks (see [asynclog.RetryAfter]); any other status is
+// permanent (see [asynclog.Permanent]). An OTLP partial success reaches
+// the queue as [asynclog.Partial], so the refused records count as Failed.
+//
+// Errors never carry header values, the URL's user info or its query.
+//
+//	sink, err := httpsink.New("http://localhost:4318/v1/logs", httpsink.Options{Format: httpsink.OTLP})
+//	if err != nil { ... }
+//	q, err := asynclog.NewQueue(sink, asynclog.Options{})
+//	if err != nil { ... }
+//	defer q.Close()
+//	logger := zap.New(asynclog.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zap.InfoLevel, q))
+package httpsink

@@ -1,0 +1,517 @@
+package httpsink
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/asynclog/asynclog"
+)
+
+// Format is the wire format of a request body.
+type Format int
+
+const (
+	// NDJSON sends one record's Encoded bytes per line, each line ended by
+	// '\n', with Content-Type application/x-ndjson. It is the default.
+	NDJSON Format = iota
+	// JSONArray sends the batch as one JSON array of the records' Encoded
+	// objects, with Content-Type application/json.
+	JSONArray
+	// OTLP sends an OTLP/HTTP JSON ExportLogsServiceRequest, with
+	// Content-Type application/json, for an endpoint such as
+	// http://host:4318/v1/logs.
+	OTLP
+)
+
+// String returns the format's name.
+func (f Format) String() string {
+	switch f {
+	case NDJSON:
+		return "NDJSON"
+	case JSONArray:
+		return "JSONArray"
+	case OTLP:
+		return "OTLP"
+	}
+	return "Format(" + strconv.Itoa(int(f)) + ")"
+}
+
+// Options configures a [Sink]. The zero value means every default; each
+// field's comment gives its default. [New] copies what it needs, so the
+// caller may change the value afterwards.
+type Options struct {
+	// Format is the body's wire format. Default NDJSON.
+	Format Format
+	// Headers are added to every request, for example Authorization. Their
+	// values never appear in errors. nil: none. Content-Type and
+	// Content-Encoding are set by the sink.
+	Headers http.Header
+	// Gzip compresses each body and sets Content-Encoding: gzip.
+	Gzip bool
+	// Client sends the requests. nil: a client of the sink's own, with
+	// connect, TLS handshake and response-header timeouts and keep-alive,
+	// whose idle connections Close closes. A caller's client is not closed.
+	Client *http.Client
+	// MaxBodyBytes is the most uncompressed bytes per request: a bigger
+	// batch is split across requests, in order. A single record bigger
+	// than this is sent alone rather than dropped. 0 means 4 MiB; negative
+	// is an error.
+	MaxBodyBytes int
+
+	// ServiceName is the OTLP resource's service.name. "" means the
+	// OTEL_SERVICE_NAME environment variable, else a service.name in
+	// Resource or OTEL_RESOURCE_ATTRIBUTES, else "unknown_service:" and the
+	// executable's name, as the OpenTelemetry specification says.
+	ServiceName string
+	// Resource holds further OTLP resource attributes (groups become
+	// kvlist values). They take precedence over OTEL_RESOURCE_ATTRIBUTES,
+	// which New also reads. nil: only the environment's and service.name.
+	Resource []slog.Attr
+	// LevelKey is the top-level key of Encoded under which the front end
+	// wrote the level: its first string value there becomes the OTLP
+	// severityText, and it is not repeated as an attribute. "" means
+	// "level" (zap's and slog's default).
+	LevelKey string
+	// OmitKeys are the other top-level keys the front end wrote for the
+	// record's own time and message, which OTLP carries in timeUnixNano and
+	// body: the first occurrence of each is not repeated as an attribute.
+	// nil means "ts", "time" and "msg" (zap's and slog's defaults); an
+	// empty non-nil slice omits nothing but LevelKey.
+	OmitKeys []string
+}
+
+// Defaults of [Options].
+const (
+	defaultMaxBodyBytes = 4 << 20
+	// errBodyBytes is how much of a response body an error quotes.
+	errBodyBytes = 256
+	// maxResponseBytes bounds how much of a response body is read.
+	maxResponseBytes = 1 << 20
+	// keepBufBytes: a reusable buffer grown beyond this is dropped after
+	// the Write, so one huge batch does not pin its memory.
+	keepBufBytes = 8 << 20
+)
+
+// Sink posts batches to one HTTP endpoint. It implements [asynclog.Sink]
+// and has the Close(ctx) method that [asynclog.Queue.Shutdown] calls.
+//
+// Write must be called from one goroutine at a time, as the queue's
+// consumer does: the sink reuses its buffers across calls. Close may be
+// called from any goroutine.
+type Sink struct {
+	url        string // as given, for requests
+	redacted   string // scheme://host/path, for errors
+	format     Format
+	headers    http.Header
+	gzip       bool
+	client     *http.Client
+	ownClient  bool
+	maxBody    int
+	otlp       *otlpEncoder // nil unless format is OTLP
+	body       []byte
+	zbuf       bytes.Buffer
+	zw         *gzip.Writer
+	respBuf    []byte
+	resume     resumeState
+	bodyReader bodyReaders
+}
+
+var _ asynclog.Sink = (*Sink)(nil)
+
+// New returns a Sink that posts to url, the full endpoint: nothing is
+// appended to it (for OTLP, for example, http://host:4318/v1/logs). It
+// returns an error for an invalid URL, a scheme other than http or https,
+// an unknown Format or a negative MaxBodyBytes.
+func New(rawURL string, opts Options) (*Sink, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, user info included
+		}
+		return nil, fmt.Errorf("httpsink: parse URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("httpsink: URL scheme %q is not http or https", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, errors.New("httpsink: URL has no host")
+	}
+	if opts.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("httpsink: Options.MaxBodyBytes is negative (%d)", opts.MaxBodyBytes)
+	}
+	if opts.Format < NDJSON || opts.Format > OTLP {
+		return nil, fmt.Errorf("httpsink: Options.Format is not a known format (%d)", int(opts.Format))
+	}
+	s := &Sink{
+		url:      rawURL,
+		redacted: redact(u),
+		format:   opts.Format,
+		headers:  opts.Headers.Clone(),
+		gzip:     opts.Gzip,
+		client:   opts.Client,
+		maxBody:  opts.MaxBodyBytes,
+	}
+	if s.maxBody == 0 {
+		s.maxBody = defaultMaxBodyBytes
+	}
+	if s.client == nil {
+		s.client, s.ownClient = newClient(), true
+	}
+	if s.format == OTLP {
+		s.otlp = newOTLPEncoder(opts, lookupEnv)
+	}
+	return s, nil
+}
+
+// redact keeps scheme, host and path: user info and query may hold secrets.
+func redact(u *url.URL) string {
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return r.String()
+}
+
+// newClient returns the default client: keep-alive, bounded connect, TLS
+// and response-header waits. Each request's ctx bounds the whole exchange.
+func newClient() *http.Client {
+	t := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          16,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{Transport: t, Timeout: 2 * time.Minute}
+}
+
+// Close closes the idle connections of the sink's own client. It does not
+// touch a client given in Options. It is safe to call more than once and
+// from any goroutine; it returns nil.
+func (s *Sink) Close(ctx context.Context) error {
+	if s.ownClient {
+		s.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// resumeState remembers how far a split batch got before a retryable
+// failure, so that the queue's retry of the same batch does not send the
+// delivered requests again.
+type resumeState struct {
+	key      batchKey
+	sent     int // records delivered
+	rejected int // of them, refused in OTLP partial successes
+	msg      string
+}
+
+// batchKey identifies a batch by its length and its first and last
+// records' buffers and times: the queue retries with the very same slice.
+type batchKey struct {
+	n           int
+	first, last *byte
+	t0, t1      int64
+}
+
+func keyOf(batch []asynclog.Record) batchKey {
+	k := batchKey{n: len(batch)}
+	if len(batch) == 0 {
+		return k
+	}
+	f, l := &batch[0], &batch[len(batch)-1]
+	if len(f.Encoded) > 0 {
+		k.first = &f.Encoded[0]
+	}
+	if len(l.Encoded) > 0 {
+		k.last = &l.Encoded[0]
+	}
+	k.t0, k.t1 = f.Time.UnixNano(), l.Time.UnixNano()
+	return k
+}
+
+// Write posts batch, split into requests of at most MaxBodyBytes. It uses
+// ctx for every request. It returns nil once every request got a 2xx
+// answer; an error wrapped with [asynclog.RetryAfter] or plain for a
+// retryable failure; [asynclog.Permanent] for a refusal; and
+// [asynclog.Partial] when an OTLP server refused some records, or when a
+// later request of a split batch was refused after earlier ones were
+// delivered. It keeps no reference to batch after it returns.
+func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	key := keyOf(batch)
+	st := resumeState{key: key}
+	if s.resume.key == key && s.resume.sent < len(batch) {
+		st = s.resume // a retry of the batch that failed part way
+	}
+	s.resume = resumeState{}
+	defer s.trimBuffers()
+
+	for st.sent < len(batch) {
+		n := s.encode(batch[st.sent:])
+		rejected, msg, err := s.post(ctx, n)
+		if err != nil {
+			if asynclog.IsPermanent(err) && st.sent > 0 {
+				return asynclog.Partial(err, len(batch)-st.sent+st.rejected)
+			}
+			if !asynclog.IsPermanent(err) {
+				s.resume = st
+			}
+			return err
+		}
+		st.sent += n
+		st.rejected += rejected
+		if msg != "" && st.msg == "" {
+			st.msg = msg
+		}
+	}
+	if st.rejected > 0 || st.msg != "" {
+		err := fmt.Errorf("httpsink: POST %s: partial success: %d log records rejected", s.redacted, st.rejected)
+		if st.msg != "" {
+			err = fmt.Errorf("%w: %s", err, st.msg)
+		}
+		return asynclog.Partial(err, st.rejected)
+	}
+	return nil
+}
+
+// trimBuffers drops buffers that one huge batch grew.
+func (s *Sink) trimBuffers() {
+	if cap(s.body) > keepBufBytes {
+		s.body = nil
+	}
+	if s.zbuf.Cap() > keepBufBytes {
+		s.zbuf = bytes.Buffer{}
+	}
+	if s.otlp != nil && cap(s.otlp.rec) > keepBufBytes {
+		s.otlp.rec = nil
+	}
+}
+
+// encode frames as many of recs as fit in MaxBodyBytes (at least one) into
+// s.body and returns how many it took.
+func (s *Sink) encode(recs []asynclog.Record) int {
+	switch s.format {
+	case JSONArray:
+		return s.encodeArray(recs)
+	case OTLP:
+		var n int
+		s.body, n = s.otlp.encode(s.body[:0], recs, s.maxBody)
+		return n
+	}
+	return s.encodeNDJSON(recs)
+}
+
+// encoded returns a record's JSON without trailing line ending, or {} for
+// an empty one.
+func encoded(r *asynclog.Record) []byte {
+	b := bytes.TrimRight(r.Encoded, "\r\n")
+	if len(b) == 0 {
+		return emptyObject
+	}
+	return b
+}
+
+var emptyObject = []byte("{}")
+
+func (s *Sink) encodeNDJSON(recs []asynclog.Record) int {
+	b := s.body[:0]
+	n := 0
+	for i := range recs {
+		e := encoded(&recs[i])
+		if n > 0 && len(b)+len(e)+1 > s.maxBody {
+			break
+		}
+		b = append(b, e...)
+		b = append(b, '\n')
+		n++
+	}
+	s.body = b
+	return n
+}
+
+func (s *Sink) encodeArray(recs []asynclog.Record) int {
+	b := append(s.body[:0], '[')
+	n := 0
+	for i := range recs {
+		e := encoded(&recs[i])
+		if n > 0 && len(b)+1+len(e)+1 > s.maxBody {
+			break
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e...)
+		n++
+	}
+	s.body = append(b, ']')
+	return n
+}
+
+func (s *Sink) contentType() string {
+	if s.format == NDJSON {
+		return "application/x-ndjson"
+	}
+	return "application/json"
+}
+
+// post sends s.body, holding n records, and classifies the answer. For an
+// OTLP 2xx it returns the partial success's rejected count and message.
+func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err error) {
+	payload := s.body
+	if s.gzip {
+		s.zbuf.Reset()
+		if s.zw == nil {
+			s.zw = gzip.NewWriter(&s.zbuf)
+		} else {
+			s.zw.Reset(&s.zbuf)
+		}
+		_, _ = s.zw.Write(payload) // writes to a bytes.Buffer do not fail
+		_ = s.zw.Close()
+		payload = s.zbuf.Bytes()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, nil)
+	if err != nil {
+		return 0, "", asynclog.Permanent(fmt.Errorf("httpsink: build request for %s: %w", s.redacted, stripURL(err)))
+	}
+	s.bodyReader.attach(req, payload)
+	defer s.bodyReader.detach() // payload is reused by the next Write
+	for k, v := range s.headers {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", s.contentType())
+	if s.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+
+	resp, err := s.client.Do(req)
+	if err != nil {
+		// Network errors are retried; the queue stops once ctx is done.
+		return 0, "", fmt.Errorf("httpsink: POST %s (%d records): %w", s.redacted, n, stripURL(err))
+	}
+	defer resp.Body.Close()
+	read := maxResponseBytes
+	if resp.StatusCode/100 == 2 && s.format != OTLP {
+		read = 0
+	}
+	s.respBuf = readPrefix(s.respBuf[:0], resp.Body, read)
+	// Drain what is left (bounded) so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+
+	if resp.StatusCode/100 == 2 {
+		if s.format == OTLP {
+			rejected, msg = parsePartialSuccess(s.respBuf, resp.Header.Get("Content-Type"))
+		}
+		return rejected, msg, nil
+	}
+	err = &StatusError{
+		URL:        s.redacted,
+		StatusCode: resp.StatusCode,
+		Body:       quoteBody(s.respBuf),
+		Records:    n,
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return 0, "", asynclog.RetryAfter(err, d)
+		}
+		return 0, "", err
+	}
+	return 0, "", asynclog.Permanent(err)
+}
+
+// StatusError is a non-2xx answer. Errors from [Sink.Write] wrap it, so
+// errors.As finds it under [asynclog.Permanent] or [asynclog.RetryAfter].
+type StatusError struct {
+	URL        string // scheme, host and path only: no user info, no query
+	StatusCode int
+	Body       string // the response body's first bytes, quoted as printable text
+	Records    int    // records in the refused request
+}
+
+// Error reports the request, the status and the body's first bytes.
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("httpsink: POST %s (%d records): %d %s", e.URL, e.Records, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// stripURL replaces a *url.Error, which quotes the request URL (query
+// included), by its cause.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() && !errors.Is(ue.Err, context.DeadlineExceeded) {
+			return fmt.Errorf("%s: timeout: %w", ue.Op, ue.Err)
+		}
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// readPrefix appends up to limit bytes of r to b.
+func readPrefix(b []byte, r io.Reader, limit int) []byte {
+	for len(b) < limit {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		end := min(cap(b), limit)
+		m, err := r.Read(b[len(b):end])
+		b = b[:len(b)+m]
+		if err != nil {
+			break
+		}
+	}
+	return b
+}
+
+// quoteBody returns the first errBodyBytes of a response body as one line
+// of printable text.
+func quoteBody(b []byte) string {
+	b = bytes.TrimSpace(b)
+	cut := len(b) > errBodyBytes
+	if cut {
+		b = b[:errBodyBytes]
+	}
+	q := strconv.QuoteToGraphic(string(b))
+	q = q[1 : len(q)-1]
+	if cut {
+		q += "..."
+	}
+	return q
+}
+
+// retryAfter parses a Retry-After value: delay seconds or an HTTP date,
+// relative to now. A date in the past means no wait.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		const maxSecs = int64(1<<63-1) / int64(time.Second)
+		return time.Duration(min(secs, maxSecs)) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}

@@ -1,0 +1,5 @@
+module github.com/asynclog/asynclog/mailsink
+
+go 1.25
+
+replace github.com/asynclog/asynclog => ..

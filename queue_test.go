@@ -1,0 +1,193 @@
+package asynclog_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/asynclog/asynclog"
+)
+
+// fill logs records 0..n-1 with the given level through slog.
+func logN(l *slog.Logger, level slog.Level, from, n int) {
+	for i := from; i < from+n; i++ {
+		l.Log(context.Background(), level, "rec", "i", i)
+	}
+}
+
+// TestOverflowPolicies: with the sink stuck on a first batch, a queue of 4
+// takes 10 more records; each policy keeps the records it should, never
+// makes the caller wait, and announces the drops in-band.
+func TestOverflowPolicies(t *testing.T) {
+	cases := []struct {
+		policy   asynclog.Overflow
+		wantKept []float64 // the i of the records delivered after the first
+	}{
+		{asynclog.DropNewest, []float64{1, 2, 3, 4}},
+		{asynclog.DropOldest, []float64{7, 8, 9, 10}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.policy.String(), func(t *testing.T) {
+			sink := newRecSink()
+			gate := newGateSink(sink, true)
+			errs := &errorLog{}
+			q := newQueue(t, gate, asynclog.Options{Size: 4, BatchSize: 100, OnFull: tc.policy, OnError: errs.add})
+			l := slog.New(asynclog.NewHandler(q, nil))
+			logN(l, slog.LevelInfo, 0, 1)
+			gate.waitStarted(t) // record 0 is in the sink's hands
+
+			logN(l, slog.LevelInfo, 1, 10) // never waits: the gate is still shut
+			s := q.Stats()
+			assert.Equal(t, uint64(11), s.Enqueued, "enqueued")
+			assert.Equal(t, uint64(6), s.Dropped, "dropped")
+			assert.Equal(t, 4, s.Queued, "queued")
+
+			gate.open()
+			require.NoError(t, q.Close())
+			recs := sink.all()
+			require.Len(t, recs, 1+1+4, "first record, the notice, the four kept")
+			notice := recs[1]
+			assert.Equal(t, slog.LevelWarn, notice.Level, "notice level")
+			assert.Contains(t, notice.Message, "dropped 6 records", "notice message")
+			m := decode(t, notice.Encoded)
+			assert.Equal(t, 6.0, m["dropped"], "count in the notice: %s", notice.Encoded)
+			assert.Equal(t, map[string]any{"INFO": 6.0}, m["dropped_by_level"], "by level: %s", notice.Encoded)
+			for _, k := range []string{"time", "level", "msg", "since"} {
+				assert.Contains(t, m, k, "notice has %s: %s", k, notice.Encoded)
+			}
+			var kept []float64
+			for _, r := range recs[2:] {
+				kept = append(kept, decode(t, r.Encoded)["i"].(float64))
+			}
+			assert.Equal(t, tc.wantKept, kept, "records kept")
+			s = q.Stats()
+			assert.Equal(t, uint64(5), s.Delivered, "the notice is not counted")
+			checkIdentity(t, s)
+			assert.Equal(t, 1, errs.count(asynclog.ErrDropped), "drops reported to OnError once: %v", errs.all())
+		})
+	}
+}
+
+// TestKeepLevel: in the drop modes, records at KeepLevel wait for room
+// instead of being dropped, and DropOldest never evicts them.
+func TestKeepLevel(t *testing.T) {
+	for _, policy := range []asynclog.Overflow{asynclog.DropNewest, asynclog.DropOldest} {
+		t.Run(policy.String(), func(t *testing.T) {
+			sink := newRecSink()
+			gate := newGateSink(sink, true)
+			q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 100, OnFull: policy})
+			l := slog.New(asynclog.NewHandler(q, nil))
+			logN(l, slog.LevelInfo, 0, 1)
+			gate.waitStarted(t)
+			logN(l, slog.LevelError, 1, 2) // fills the queue with kept records
+			logN(l, slog.LevelInfo, 3, 5)  // dropped: nothing droppable to evict
+
+			waited := make(chan struct{})
+			go func() {
+				defer close(waited)
+				logN(l, slog.LevelError, 8, 1) // waits for room
+			}()
+			select {
+			case <-waited:
+				t.Fatal("an Error record was dropped or jumped the queue instead of waiting for room")
+			case <-time.After(50 * time.Millisecond): // proving a wait: nothing could signal its absence
+			}
+			gate.open()
+			<-waited
+			require.NoError(t, q.Close())
+			var got []float64
+			for _, r := range sink.all() {
+				if r.Message == "rec" {
+					got = append(got, decode(t, r.Encoded)["i"].(float64))
+				}
+			}
+			assert.Equal(t, []float64{0, 1, 2, 8}, got, "every Error record delivered, in order")
+			s := q.Stats()
+			assert.Equal(t, uint64(5), s.Dropped, "the Info records")
+			checkIdentity(t, s)
+		})
+	}
+}
+
+// TestBlockDeadSinkCostsOneWait: in Block mode a dead sink costs the caller
+// one bounded wait; later records drop without waiting until there is room.
+func TestBlockDeadSinkCostsOneWait(t *testing.T) {
+	gate := newGateSink(nil, true)
+	q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1, BlockTimeout: 200 * time.Millisecond})
+	l := slog.New(asynclog.NewHandler(q, nil))
+	logN(l, slog.LevelInfo, 0, 1)
+	gate.waitStarted(t)
+	logN(l, slog.LevelInfo, 1, 2) // fills the queue
+
+	start := time.Now()
+	logN(l, slog.LevelInfo, 3, 1)
+	first := time.Since(start)
+	assert.GreaterOrEqual(t, first, 200*time.Millisecond, "the first caller waits BlockTimeout")
+
+	start = time.Now()
+	logN(l, slog.LevelInfo, 4, 100)
+	assert.Less(t, time.Since(start), 100*time.Millisecond, "later callers do not wait again")
+	assert.Equal(t, uint64(101), q.Stats().Dropped, "dropped and counted")
+
+	gate.open()
+	require.NoError(t, q.Flush(context.Background()))
+	logN(l, slog.LevelInfo, 104, 3) // room again: accepted
+	require.NoError(t, q.Close())
+	s := q.Stats()
+	assert.Equal(t, uint64(101), s.Dropped, "nothing more dropped once the sink is back")
+	checkIdentity(t, s)
+}
+
+// TestBlockWaitsForRoom: in Block mode the caller waits and nothing is lost.
+func TestBlockWaitsForRoom(t *testing.T) {
+	sink := newRecSink()
+	gate := newGateSink(sink, true)
+	q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1})
+	l := slog.New(asynclog.NewHandler(q, nil))
+	logN(l, slog.LevelDebug+4, 0, 3)
+	gate.waitStarted(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		logN(l, slog.LevelInfo, 3, 5)
+	}()
+	select {
+	case <-done:
+		t.Fatal("the caller did not wait for room")
+	case <-time.After(50 * time.Millisecond):
+	}
+	gate.open()
+	<-done
+	require.NoError(t, q.Close())
+	assert.Len(t, sink.all(), 8, "nothing lost")
+	checkIdentity(t, q.Stats())
+}
+
+func TestNewQueueBadInput(t *testing.T) {
+	sink := newRecSink()
+	cases := []struct {
+		name string
+		sink asynclog.Sink
+		opts asynclog.Options
+		want string
+	}{
+		{"nil sink", nil, asynclog.Options{}, "nil"},
+		{"negative size", sink, asynclog.Options{Size: -1}, "Size is negative"},
+		{"negative batch", sink, asynclog.Options{BatchSize: -1}, "BatchSize is negative"},
+		{"negative interval", sink, asynclog.Options{MinInterval: -time.Second}, "MinInterval is negative"},
+		{"unknown policy", sink, asynclog.Options{OnFull: 7}, "OnFull"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := asynclog.NewQueue(tc.sink, tc.opts)
+			require.Error(t, err)
+			assert.Nil(t, q)
+			assert.True(t, strings.Contains(err.Error(), tc.want), "error %q names the mistake %q", err, tc.want)
+		})
+	}
+}
