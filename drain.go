@@ -44,6 +44,9 @@ func (q *queue) run() {
 	batch := make([]entry, 0, o.BatchSize)
 	recs := make([]Record, 0, o.BatchSize+1)
 	spares := make([][]byte, 0, o.BatchSize) // buffers to swap into the slots it empties
+	for _, e := range newRing(o.BatchSize) {
+		spares = append(spares, e.b)
+	}
 	var lastStart, firstSeen time.Time
 	var timer *time.Timer
 

@@ -54,6 +54,12 @@ type entry struct {
 	flush *flushReq // non-nil: a sentinel, not a record
 }
 
+// slotBytes is the room each slot's buffer starts with, carved from one
+// allocation at NewQueue: a typical JSON log line fits, so a warm queue and
+// a cold one both cost the log call no allocation. A longer record grows its
+// slot's buffer once.
+const slotBytes = 256
+
 // maxKeptBuf is the largest buffer a slot keeps for reuse: one huge record
 // must not pin its memory for the life of the queue.
 const maxKeptBuf = 64 << 10
@@ -142,7 +148,7 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 	q := &queue{
 		sink: sink,
 		opts: o,
-		ring: make([]entry, o.Size),
+		ring: newRing(o.Size),
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
@@ -155,6 +161,16 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 	pub := &Queue{q: q}
 	runtime.AddCleanup(pub, func(q *queue) { q.forgotten() }, q)
 	return pub, nil
+}
+
+// newRing makes n slots, each with a slotBytes buffer from one slab.
+func newRing(n int) []entry {
+	ring := make([]entry, n)
+	slab := make([]byte, n*slotBytes)
+	for i := range ring {
+		ring[i].b = slab[i*slotBytes : i*slotBytes : (i+1)*slotBytes]
+	}
+	return ring
 }
 
 // Stats returns a snapshot of the queue's counters.

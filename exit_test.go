@@ -1,0 +1,184 @@
+package asynclog_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/asynclog/asynclog"
+)
+
+const childEnv = "ASYNCLOG_EXIT_CHILD"
+
+// slowFileSink writes to a file, taking 20 ms per batch, so that records
+// are still queued when the child process is told to end.
+func slowFileSink(path string) asynclog.Sink {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		panic(err)
+	}
+	w := asynclog.WriterSink(f)
+	return asynclog.SinkFunc(func(ctx context.Context, batch []asynclog.Record) error {
+		time.Sleep(20 * time.Millisecond) // the sink's cost
+		return w.Write(ctx, batch)
+	})
+}
+
+// TestExitChild is the child's body; it runs only when re-run by TestExit.
+func TestExitChild(t *testing.T) {
+	mode := os.Getenv(childEnv)
+	if mode == "" {
+		return // not a child: nothing to do (the parent is TestExit)
+	}
+	out := os.Getenv("ASYNCLOG_OUT")
+	hook := mode != "zap-fatal"
+	q, err := asynclog.NewQueue(slowFileSink(out), asynclog.Options{ExitHook: hook, BatchSize: 10})
+	if err != nil {
+		panic(err)
+	}
+	l := zap.New(asynclog.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.InfoLevel, q))
+	for i := range 100 {
+		l.Info("line", zap.Int("i", i))
+	}
+	switch mode {
+	case "zap-fatal":
+		l.Fatal("the end") // zap exits 1 after writing
+	case "sigterm":
+		fmt.Println("ready")
+		time.Sleep(time.Minute) // the parent sends SIGTERM now
+	case "exit3":
+		asynclog.Exit(3)
+	}
+	panic("the child should have ended")
+}
+
+// TestExit re-runs the test binary as a child that logs 100 records into a
+// slow sink and then ends in one of three ways; every record must be in
+// the file, and the exit status must be the one the ending implies.
+func TestExit(t *testing.T) {
+	if os.Getenv(childEnv) != "" {
+		return
+	}
+	cases := []struct {
+		mode      string
+		wantLines int
+		check     func(t *testing.T, st syscall.WaitStatus)
+	}{
+		{"zap-fatal", 101, func(t *testing.T, st syscall.WaitStatus) {
+			assert.True(t, st.Exited(), "exited: %v", st)
+			assert.Equal(t, 1, st.ExitStatus(), "zap's Fatal exits 1")
+		}},
+		{"sigterm", 100, func(t *testing.T, st syscall.WaitStatus) {
+			assert.True(t, st.Signaled(), "killed by a signal, as without the hook: %v", st)
+			assert.Equal(t, syscall.SIGTERM, st.Signal(), "the same signal")
+		}},
+		{"exit3", 100, func(t *testing.T, st syscall.WaitStatus) {
+			assert.True(t, st.Exited(), "exited: %v", st)
+			assert.Equal(t, 3, st.ExitStatus(), "Exit's code")
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.mode, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "records.ndjson")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestExitChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), childEnv+"="+tc.mode, "ASYNCLOG_OUT="+out)
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			cmd.Stderr = os.Stderr
+			require.NoError(t, cmd.Start())
+			if tc.mode == "sigterm" {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() && sc.Text() != "ready" {
+				}
+				require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+			}
+			go func() { _, _ = bufio.NewReader(stdout).WriteTo(discard{}) }()
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			require.True(t, errors.As(err, &ee), "the child must end abnormally, got %v", err)
+			tc.check(t, ee.Sys().(syscall.WaitStatus))
+
+			data, err := os.ReadFile(out)
+			require.NoError(t, err)
+			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+			assert.Len(t, lines, tc.wantLines, "every record reached the file")
+			for i := 0; i < 100 && i < len(lines); i++ {
+				assert.Contains(t, lines[i], fmt.Sprintf(`"i":%d}`, i), "line %d in order", i)
+			}
+			if tc.mode == "zap-fatal" && len(lines) == 101 {
+				assert.Contains(t, lines[100], "the end", "the Fatal line itself")
+			}
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestExitHookRegistryStops: the signal goroutine starts with the first
+// hooked queue and stops with the last (goleak checks at the end).
+func TestExitHookRegistryStops(t *testing.T) {
+	q1, err := asynclog.NewQueue(newRecSink(), asynclog.Options{ExitHook: true})
+	require.NoError(t, err)
+	q2, err := asynclog.NewQueue(newRecSink(), asynclog.Options{ExitHook: true})
+	require.NoError(t, err)
+	require.NoError(t, q1.Close())
+	require.NoError(t, q2.Close())
+	require.NoError(t, q2.Close())
+}
+
+// TestForgottenQueueStops: a queue dropped without Close is drained and its
+// goroutine stopped by a cleanup.
+func TestForgottenQueueStops(t *testing.T) {
+	sink := newRecSink()
+	closed := make(chan struct{})
+	var once bool
+	wrapped := &closeNotifySink{recSink: sink, closed: closed, once: &once}
+	func() {
+		q, err := asynclog.NewQueue(wrapped, asynclog.Options{})
+		require.NoError(t, err)
+		slog.New(asynclog.NewHandler(q, nil)).Info("forgotten")
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		runtime.GC()
+		select {
+		case <-closed:
+			assert.Len(t, sink.all(), 1, "drained before it stopped")
+			return
+		case <-deadline:
+			t.Fatal("the forgotten queue was never stopped")
+		case <-time.After(10 * time.Millisecond): // give the cleanup a chance to run after each GC
+		}
+	}
+}
+
+type closeNotifySink struct {
+	*recSink
+	closed chan struct{}
+	once   *bool
+}
+
+func (s *closeNotifySink) Close(ctx context.Context) error {
+	if !*s.once {
+		*s.once = true
+		close(s.closed)
+	}
+	return s.recSink.Close(ctx)
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package asynclog_test
+
+const raceEnabled = false
