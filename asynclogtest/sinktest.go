@@ -1,7 +1,6 @@
 package asynclogtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -394,6 +393,3 @@ func (s suite) closeCancelled(r reporter, newSink func() asynclog.Sink) {
 	}
 	s.closeAtEnd(sink) // a sink may need a second, unhurried Close to let go of its resources
 }
-
-// Ensure bytes is used for the scribble helpers' clarity.
-var _ = bytes.Equal
