@@ -32,7 +32,9 @@ func TestSinkOverKitAndCoreSinks(t *testing.T) {
 			return asynclog.WriterSink(f)
 		}},
 		{"Recorder", func(*testing.T) asynclog.Sink { return asynclogtest.NewRecorder() }},
-		{"Slow", func(*testing.T) asynclog.Sink { return asynclogtest.Slow(asynclogtest.NewRecorder(), 2*time.Millisecond) }},
+		{"Slow", func(*testing.T) asynclog.Sink {
+			return asynclogtest.Slow(asynclogtest.NewRecorder(), 2*time.Millisecond)
+		}},
 		{"Flaky", func(*testing.T) asynclog.Sink { return asynclogtest.Flaky(asynclogtest.NewRecorder(), 1, 0.5, 42) }},
 		{"Inject, partial and permanent", func(*testing.T) asynclog.Sink {
 			return asynclogtest.Inject(asynclogtest.NewRecorder(), asynclogtest.Faults{Seed: 9, FailRate: 0.3, PartialRate: 0.3, Permanent: true})
