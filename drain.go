@@ -519,6 +519,7 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 		q.abandoned = true
 		lost = q.records + q.inflight
 		q.stats.Failed += uint64(lost)
+		q.inflight = 0 // counted now: the consumer must not count it again
 		for q.n > 0 {
 			e := q.popLocked(q.ring[q.head].b[:0])
 			if e.flush != nil {

@@ -28,8 +28,9 @@ type Queue struct {
 	q *queue
 }
 
-// Stats are a queue's counters. Once Shutdown has returned,
-// Enqueued = Delivered + Dropped + Failed.
+// Stats are a queue's counters. At any moment
+// Enqueued = Delivered + Dropped + Failed + Queued, and once Shutdown has
+// returned Queued is 0.
 type Stats struct {
 	Enqueued  uint64 // records handed to the queue, including those dropped on arrival
 	Delivered uint64 // records a sink (or the fallback) took
@@ -37,7 +38,7 @@ type Stats struct {
 	Failed    uint64 // records the sink gave up on or refused, and records abandoned at Shutdown's deadline
 	FellBack  uint64 // of Delivered, the records the fallback sink took
 	Retries   uint64 // Write attempts after the first, over all batches
-	Queued    int    // records waiting in the queue now
+	Queued    int    // records accepted and not yet settled: in the queue, being written, or waiting for room
 }
 
 // entry is one slot of the ring: a record, or a Flush sentinel.
@@ -178,7 +179,7 @@ func (pub *Queue) Stats() Stats {
 	q := pub.q
 	q.mu.Lock()
 	s := q.stats
-	s.Queued = q.records
+	s.Queued = q.records + q.inflight + q.roomWaiters
 	q.mu.Unlock()
 	return s
 }

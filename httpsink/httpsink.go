@@ -413,7 +413,7 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 
 	if resp.StatusCode/100 == 2 {
 		if s.format == OTLP {
-			rejected, msg = parsePartialSuccess(s.respBuf, resp.Header.Get("Content-Type"))
+			rejected, msg = parsePartialSuccess(s.respBuf)
 		}
 		return rejected, msg, nil
 	}

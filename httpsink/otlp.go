@@ -613,9 +613,10 @@ func (t *transcoder) array(depth int) error {
 }
 
 // parsePartialSuccess reads an ExportLogsServiceResponse's partialSuccess.
-// A body that is not JSON, or has none, means full success.
-func parsePartialSuccess(body []byte, contentType string) (rejected int, msg string) {
-	if len(bytes.TrimSpace(body)) == 0 || (contentType != "" && !strings.Contains(contentType, "json")) {
+// A body that is not a JSON object, or has none, means full success
+// (servers do not always label JSON as such).
+func parsePartialSuccess(body []byte) (rejected int, msg string) {
+	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' {
 		return 0, ""
 	}
 	var resp struct {
