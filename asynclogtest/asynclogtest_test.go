@@ -253,7 +253,7 @@ func TestBlocked(t *testing.T) {
 		logger.Info("flood")
 	}
 	st := q.Stats()
-	assert.Equal(t, 10, st.Queued, "the queue is full behind the blocked sink: %+v", st)
+	assert.Equal(t, 11, st.Queued, "ten records fill the queue behind the one the blocked sink holds: %+v", st)
 	assert.Equal(t, uint64(90), st.Dropped, "the rest were dropped: %+v", st)
 	assert.Zero(t, rec.Len(), "nothing got through")
 	b.Release()

@@ -21,7 +21,8 @@ const PanicValue = "asynclogtest: injected panic"
 // Faults says which faults a [FaultSink] injects. The zero value injects
 // none: the FaultSink passes every batch on.
 //
-// Each Write first waits Delay, then picks one outcome: the first
+// Each Write first waits Delay (all Writes, or a fraction SlowRate of
+// them), then picks one outcome: the first
 // FailFirst Writes fail; after that, a draw from a generator seeded with
 // Seed picks panic with probability PanicRate, hang with HangRate, failure
 // with FailRate, partial refusal with PartialRate, and otherwise success.
@@ -31,10 +32,13 @@ const PanicValue = "asynclogtest: injected panic"
 type Faults struct {
 	// Seed seeds the draws. Runs with the same Seed repeat.
 	Seed uint64
-	// Delay is how long every Write waits before anything else. The wait
+	// Delay is how long a Write waits before anything else. The wait
 	// honours ctx: if ctx is done first, Write returns ctx's error and
 	// passes nothing on. 0: no delay.
 	Delay time.Duration
+	// SlowRate is the fraction of Writes that wait Delay; 0 means all of
+	// them.
+	SlowRate float64
 	// FailFirst is the number of first Writes that fail.
 	FailFirst int
 	// FailRate is the fraction of the later Writes that fail: nothing is
@@ -134,28 +138,31 @@ const (
 	hang
 )
 
-// draw picks the outcome of one Write, and the records refused if partial.
-func (s *FaultSink) draw(n int) (outcomeKind, int) {
+// draw picks the outcome of one Write, the records refused if partial,
+// and whether the Write waits Delay first.
+func (s *FaultSink) draw(n int) (kind outcomeKind, refused int, slow bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counts.Writes++
-	if s.counts.Writes <= s.f.FailFirst {
-		return fail, 0
-	}
+	// Every draw is made on every call, so that the sequence of outcomes
+	// depends on the seed and the batch lengths alone.
 	u := s.rng.Float64()
-	k := 1 + s.rng.IntN(max(n, 1)) // drawn every time, so the sequence does not depend on outcomes
+	k := 1 + s.rng.IntN(max(n, 1))
 	f := s.f
+	slow = f.Delay > 0 && (f.SlowRate == 0 || s.rng.Float64() < f.SlowRate)
 	switch {
+	case s.counts.Writes <= f.FailFirst:
+		return fail, 0, slow
 	case u < f.PanicRate:
-		return panicking, 0
+		return panicking, 0, slow
 	case u < f.PanicRate+f.HangRate:
-		return hang, 0
+		return hang, 0, slow
 	case u < f.PanicRate+f.HangRate+f.FailRate:
-		return fail, 0
+		return fail, 0, slow
 	case u < f.PanicRate+f.HangRate+f.FailRate+f.PartialRate && n > 0:
-		return partial, k
+		return partial, k, slow
 	}
-	return pass, 0
+	return pass, 0, slow
 }
 
 func (s *FaultSink) count(c *int) {
@@ -166,9 +173,9 @@ func (s *FaultSink) count(c *int) {
 
 // Write injects the outcome drawn for this call; see [Faults].
 func (s *FaultSink) Write(ctx context.Context, batch []asynclog.Record) error {
-	kind, k := s.draw(len(batch))
-	if d := s.f.Delay; d > 0 {
-		t := time.NewTimer(d)
+	kind, k, slow := s.draw(len(batch))
+	if slow {
+		t := time.NewTimer(s.f.Delay)
 		select {
 		case <-t.C:
 		case <-ctx.Done():

@@ -45,9 +45,10 @@ func run() int {
 	drops := &otelDropCounter{}
 	otel.SetLogger(logr.New(drops))
 	b := &bench{
-		sz:      sz,
-		env:     &env{otelDrops: drops},
-		samples: map[string]string{},
+		sz:        sz,
+		env:       &env{otelDrops: drops},
+		samples:   map[string]string{},
+		loadStart: loadAvg(),
 		progress: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, format+"\n", args...)
 		},

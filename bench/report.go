@@ -141,6 +141,19 @@ func machine() string {
 		cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
+// loadAvg is the first three fields of /proc/loadavg, or "unknown".
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func isOurs(s subject) bool { return strings.HasPrefix(s.name, "asynclog") }
 
 // markdown renders the whole report.
@@ -149,6 +162,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
 	p("# asynclog against the alternatives\n\n")
 	p("Machine: %s.  \nCommand: `%s` (whole run: %s).  \n", machine(), cmd, fmtDur(took.Round(time.Millisecond)))
+	p("Load average (1, 5, 15 min) at the start: %s; at the end: %s (other work on the machine shows here).  \n", b.loadStart, loadAvg())
 	p("Record: message %q with method=%q, path=%q, status=%d, elapsed=%v, remote=%q, at Info, through every subject. ", benchMsg, fMethod, fPath, fStatus, fElapsed, fRemote)
 	p("Sinks: fast (discards), slow (%v per Write, whatever its size), dead (every Write blocks until released). ", slowWrite)
 	p("Delivered = records counted at the sink (by their message); lost = logged − delivered.\n\n")
@@ -171,7 +185,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s1) > 0 {
 		p("## 1. Caller cost, fast sink\n\n")
-		p("%s records per goroutine, after a warm-up; ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included.\n\n", count(int64(b.sz.s1Records)))
+		p("%s records per goroutine, after a warm-up, median of %d rounds; ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
 		t := table{head: []string{"subject", "ns/record, 1 goroutine", "allocs/record", "ns/record, 2 goroutines", "allocs/record", "lost"}}
 		for _, r := range b.s1 {
 			t.add(r.sub.name, fmt.Sprintf("%.0f", r.ns[0]), fmt.Sprintf("%.2f", r.alloc[0]), fmt.Sprintf("%.0f", r.ns[1]), fmt.Sprintf("%.2f", r.alloc[1]), lostCell(r.lost, r.logged))

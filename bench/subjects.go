@@ -41,9 +41,11 @@ type subject struct {
 	// lossless: documented to deliver every record it accepts with a
 	// live sink; the run fails if it loses any.
 	lossless bool
-	// async: the caller hands the record to another goroutine; drop-prone
-	// or not, its losses at Close are what scenario 4 is about.
-	open func(s *sink, env *env) *instance
+	// async: the record is written by another goroutine than the caller's
+	// (for zap's BufferedWriteSyncer, by the caller that fills the buffer
+	// or by its flush timer).
+	async bool
+	open  func(s *sink, env *env) *instance
 }
 
 // instance is one subject wired to one sink.
@@ -138,6 +140,7 @@ func subjects() []subject {
 	return []subject{
 		{
 			name:     "asynclog Core (zap)",
+			async:    true,
 			config:   "NewCore(zap JSON encoder, production config), " + asyncDefaults,
 			lossless: true,
 			open: func(s *sink, _ *env) *instance {
@@ -150,6 +153,7 @@ func subjects() []subject {
 		},
 		{
 			name:     "asynclog Handler (slog)",
+			async:    true,
 			config:   "NewHandler(q, nil), " + asyncDefaults,
 			lossless: true,
 			open: func(s *sink, _ *env) *instance {
@@ -174,6 +178,7 @@ func subjects() []subject {
 		},
 		{
 			name:     "zap BufferedWriteSyncer",
+			async:    true,
 			config:   "zapcore.BufferedWriteSyncer{WS: AddSync(sink)} (defaults: 256 KiB buffer, 30s flush interval); Stop at Close",
 			lossless: true,
 			open: func(s *sink, _ *env) *instance {
@@ -196,6 +201,7 @@ func subjects() []subject {
 		},
 		{
 			name:   "zerolog + diode",
+			async:  true,
 			config: "zerolog.New(diode.NewWriter(sink, 1000, 10ms, alert)).With().Timestamp() (the zerolog README's diode example); Close at Close",
 			open: func(s *sink, _ *env) *instance {
 				var missed atomic.Uint64
@@ -210,6 +216,7 @@ func subjects() []subject {
 		},
 		{
 			name:   "OTel BatchProcessor (otelslog)",
+			async:  true,
 			config: "otelslog.NewLogger via sdklog.NewLoggerProvider(WithProcessor(NewBatchProcessor(exp))) (defaults: queue 2048, batch 512, interval 1s, export timeout 30s); exp writes each batch as lines in one sink Write; LoggerProvider.Shutdown at Close",
 			open: func(s *sink, e *env) *instance {
 				exp := &lineExporter{w: s}
@@ -232,6 +239,7 @@ func dropNewestSubjects() []subject {
 	return []subject{
 		{
 			name:   "asynclog Core, DropNewest",
+			async:  true,
 			config: "NewCore(zap JSON encoder), " + cfg,
 			open: func(s *sink, _ *env) *instance {
 				q, in := asynclogQueue(s, asynclog.Options{OnFull: asynclog.DropNewest})
@@ -243,6 +251,7 @@ func dropNewestSubjects() []subject {
 		},
 		{
 			name:   "asynclog Handler, DropNewest",
+			async:  true,
 			config: "NewHandler(q, nil), " + cfg,
 			open: func(s *sink, _ *env) *instance {
 				q, in := asynclogQueue(s, asynclog.Options{OnFull: asynclog.DropNewest})

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"net"
@@ -123,6 +125,7 @@ type Sink struct {
 	zw         *gzip.Writer
 	respBuf    []byte
 	resume     resumeState
+	seed       maphash.Seed
 	bodyReader bodyReaders
 }
 
@@ -161,6 +164,7 @@ func New(rawURL string, opts Options) (*Sink, error) {
 		gzip:     opts.Gzip,
 		client:   opts.Client,
 		maxBody:  opts.MaxBodyBytes,
+		seed:     maphash.MakeSeed(),
 	}
 	if s.maxBody == 0 {
 		s.maxBody = defaultMaxBodyBytes
@@ -211,34 +215,30 @@ func (s *Sink) Close(ctx context.Context) error {
 // failure, so that the queue's retry of the same batch does not send the
 // delivered requests again.
 type resumeState struct {
-	key      batchKey
-	sent     int // records delivered
-	rejected int // of them, refused in OTLP partial successes
+	key      uint64 // keyOf the batch; meaningful only when sent > 0
+	sent     int    // records delivered
+	rejected int    // of them, refused in OTLP partial successes
 	msg      string
 }
 
-// batchKey identifies a batch by its length and its first and last
-// records' buffers and times: the queue retries with the very same slice.
-type batchKey struct {
-	n           int
-	first, last *byte
-	t0, t1      int64
-}
-
-func keyOf(batch []asynclog.Record) batchKey {
-	k := batchKey{n: len(batch)}
-	if len(batch) == 0 {
-		return k
+// keyOf hashes a batch's length, times and encodings. The queue retries
+// with the same records, so a match means a retry; a new batch that only
+// reuses the same buffers does not match. It is computed only around a
+// failure part way through a batch, never on the common path.
+func (s *Sink) keyOf(batch []asynclog.Record) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(len(batch)))
+	h.Write(b[:])
+	for i := range batch {
+		binary.LittleEndian.PutUint64(b[:], uint64(batch[i].Time.UnixNano()))
+		h.Write(b[:])
+		binary.LittleEndian.PutUint64(b[:], uint64(len(batch[i].Encoded)))
+		h.Write(b[:])
+		h.Write(batch[i].Encoded)
 	}
-	f, l := &batch[0], &batch[len(batch)-1]
-	if len(f.Encoded) > 0 {
-		k.first = &f.Encoded[0]
-	}
-	if len(l.Encoded) > 0 {
-		k.last = &l.Encoded[0]
-	}
-	k.t0, k.t1 = f.Time.UnixNano(), l.Time.UnixNano()
-	return k
+	return h.Sum64()
 }
 
 // Write posts batch, split into requests of at most MaxBodyBytes. It uses
@@ -252,9 +252,8 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	key := keyOf(batch)
-	st := resumeState{key: key}
-	if s.resume.key == key && s.resume.sent < len(batch) {
+	var st resumeState
+	if s.resume.sent > 0 && s.resume.sent < len(batch) && s.resume.key == s.keyOf(batch) {
 		st = s.resume // a retry of the batch that failed part way
 	}
 	s.resume = resumeState{}
@@ -267,7 +266,8 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 			if asynclog.IsPermanent(err) && st.sent > 0 {
 				return asynclog.Partial(err, len(batch)-st.sent+st.rejected)
 			}
-			if !asynclog.IsPermanent(err) {
+			if !asynclog.IsPermanent(err) && st.sent > 0 {
+				st.key = s.keyOf(batch)
 				s.resume = st
 			}
 			return err

@@ -504,3 +504,21 @@ func TestFormatString(t *testing.T) {
 		assert.Equal(t, want, f.String(), "Format(%d).String()", int(f))
 	}
 }
+
+func TestResumeOnlyForTheSameBatch(t *testing.T) {
+	srv := newServer(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	s := newSink(t, srv.URL, httpsink.Options{MaxBodyBytes: 20})
+	buf := []byte(`{"msg":"a"}`)
+	batch := []asynclog.Record{{Time: t0, Encoded: buf}, {Time: t0, Encoded: []byte(`{"msg":"b"}`)}}
+	require.Error(t, s.Write(context.Background(), batch), "the second request fails")
+	// A different batch in the very same buffers (as the queue's slots are
+	// reused) is not mistaken for the retry.
+	copy(buf, `{"msg":"c"}`)
+	require.NoError(t, s.Write(context.Background(), batch), "a new batch is sent whole")
+	assert.Equal(t, []string{"{\"msg\":\"a\"}\n", "{\"msg\":\"b\"}\n", "{\"msg\":\"c\"}\n", "{\"msg\":\"b\"}\n"}, srv.bodies(),
+		"the new batch starts from its first record")
+}

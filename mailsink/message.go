@@ -22,6 +22,7 @@ import (
 const (
 	maxSubjectRunes = 120  // of the first message, in the subject
 	maxMessageBytes = 1000 // of one record's message, on its readable line
+	maxFieldBytes   = 200  // of one field's value, on a readable line
 	maxLineBytes    = 2000 // of one readable line, fields included
 	headerWidth     = 76   // where a long Subject is folded
 )
@@ -79,19 +80,24 @@ func (c *config) writeDigest(buf *bytes.Buffer, batch []asynclog.Record, now tim
 	fmt.Fprintf(qp, "%s, highest level %s, logged from %s to %s.\n\n",
 		n, level, first.UTC().Format(timeLayout), last.UTC().Format(timeLayout))
 
+	// The readable lines come first and may take the whole budget; the
+	// raw records get what is left. Each part says what it left out.
+	budget := c.maxMessageBytes - 1024 // room for the last line and a note
 	line := make([]byte, 0, 256)
 	for i := range batch {
+		if buf.Len() > budget {
+			fmt.Fprintf(qp, "(%d of %d records left out: the email would be larger than %d bytes)\n",
+				len(batch)-i, len(batch), c.maxMessageBytes)
+			break
+		}
 		line = appendReadable(line[:0], &batch[i])
 		line = append(line, '\n')
 		qp.Write(line)
 	}
 
 	qp.Write([]byte("\nRaw records, one per line as encoded:\n\n"))
-	budget := c.maxMessageBytes - 1024 // room for the last line and the note
 	for i := range batch {
 		if buf.Len() > budget {
-			qp.Close()
-			qp = quotedprintable.NewWriter(buf)
 			fmt.Fprintf(qp, "(%d of %d raw records left out: the email would be larger than %d bytes)\n",
 				len(batch)-i, len(batch), c.maxMessageBytes)
 			break
@@ -154,23 +160,30 @@ func levelName(l slog.Level) string {
 	return l.String()
 }
 
-// oneLine makes s fit on one header line: valid UTF-8, every control
-// character a space, at most maxRunes runes.
+// oneLine makes s fit on one header line: valid UTF-8, every run of
+// control characters and spaces one space, at most maxRunes runes.
 func oneLine(s string, maxRunes int) string {
 	var b strings.Builder
 	n := 0
+	space := false
 	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if r <= ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+			space = true
+			continue
+		}
 		if n == maxRunes {
 			b.WriteString("…")
 			break
 		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
-			r = ' '
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+			n++
 		}
+		space = false
 		b.WriteRune(r)
 		n++
 	}
-	return strings.TrimSpace(b.String())
+	return b.String()
 }
 
 // appendReadable appends the record's readable line: time, level, message
@@ -275,10 +288,10 @@ func appendFields(b []byte, enc []byte) []byte {
 		if raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
 			if s == "" || strings.ContainsAny(s, " \"=") {
 				b = append(b, '"')
-				b = appendEscaped(b, strings.ReplaceAll(s, `"`, `\"`), maxMessageBytes)
+				b = appendEscaped(b, strings.ReplaceAll(s, `"`, `\"`), maxFieldBytes)
 				b = append(b, '"')
 			} else {
-				b = appendEscaped(b, s, maxMessageBytes)
+				b = appendEscaped(b, s, maxFieldBytes)
 			}
 			continue
 		}
@@ -286,7 +299,7 @@ func appendFields(b []byte, enc []byte) []byte {
 		if json.Compact(&compact, raw) != nil {
 			return b[:start]
 		}
-		b = appendEscaped(b, compact.String(), maxMessageBytes)
+		b = appendEscaped(b, compact.String(), maxFieldBytes)
 		if len(b)-start > maxLineBytes {
 			break
 		}

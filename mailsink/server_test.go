@@ -47,6 +47,7 @@ type serverConfig struct {
 // received is one message as the server took it.
 type received struct {
 	at    time.Time // when the client connected
+	tls   bool      // the message came over TLS
 	from  string    // MAIL FROM
 	rcpts []string  // RCPT TO, as the server accepted them
 	data  []byte    // the message after DATA, dot-unstuffed
@@ -112,7 +113,7 @@ func (ts *testServer) newSession(c *smtp.Conn) (smtp.Session, error) {
 	ts.mu.Lock()
 	ts.sessions++
 	ts.mu.Unlock()
-	return &session{ts: ts, start: time.Now()}, nil
+	return &session{ts: ts, conn: c, start: time.Now()}, nil
 }
 
 // count returns how many times cmd has been seen.
@@ -157,6 +158,7 @@ func (ts *testServer) waitMessages(t *testing.T, n int, timeout time.Duration) [
 // session is one SMTP connection to the test server.
 type session struct {
 	ts     *testServer
+	conn   *smtp.Conn
 	start  time.Time
 	authed bool
 	from   string
@@ -225,8 +227,9 @@ func (s *session) Data(r io.Reader) error {
 	if err := s.step("DATA", ""); err != nil {
 		return err
 	}
+	_, overTLS := s.conn.TLSConnectionState()
 	s.ts.mu.Lock()
-	s.ts.msgs = append(s.ts.msgs, received{at: s.start, from: s.from, rcpts: append([]string(nil), s.rcpts...), data: data})
+	s.ts.msgs = append(s.ts.msgs, received{at: s.start, tls: overTLS, from: s.from, rcpts: append([]string(nil), s.rcpts...), data: data})
 	s.ts.mu.Unlock()
 	s.ts.arrived <- struct{}{}
 	return nil

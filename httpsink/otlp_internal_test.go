@@ -1,0 +1,193 @@
+package httpsink
+
+import (
+	"encoding/json"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/asynclog/asynclog"
+)
+
+func TestTranscodeAttributes(t *testing.T) {
+	e := newOTLPEncoder(Options{ServiceName: "s"}, noEnv)
+	for _, tc := range []struct {
+		name, in string
+		attrs    string // the attributes array's contents
+		level    string // severityText
+	}{
+		{"zap production", `{"level":"info","ts":1700000000.5,"logger":"app","caller":"main.go:12","msg":"hi","stacktrace":"goroutine 1"}`,
+			`{"key":"logger","value":{"stringValue":"app"}},{"key":"caller","value":{"stringValue":"main.go:12"}},{"key":"stacktrace","value":{"stringValue":"goroutine 1"}}`, `"info"`},
+		{"slog", `{"time":"2026-01-02T03:04:05Z","level":"ERROR+2","source":{"file":"a.go","line":3},"msg":"m","k":"v"}`,
+			`{"key":"source","value":{"kvlistValue":{"values":[{"key":"file","value":{"stringValue":"a.go"}},{"key":"line","value":{"intValue":"3"}}]}}},{"key":"k","value":{"stringValue":"v"}}`, `"ERROR+2"`},
+		{"integers", `{"a":0,"b":-12,"c":9223372036854775807,"d":-9223372036854775808}`,
+			`{"key":"a","value":{"intValue":"0"}},{"key":"b","value":{"intValue":"-12"}},{"key":"c","value":{"intValue":"9223372036854775807"}},{"key":"d","value":{"intValue":"-9223372036854775808"}}`, `"INFO"`},
+		{"beyond int64 is a double", `{"u":18446744073709551615,"n":-9223372036854775809}`,
+			`{"key":"u","value":{"doubleValue":18446744073709551615}},{"key":"n","value":{"doubleValue":-9223372036854775809}}`, `"INFO"`},
+		{"doubles", `{"f":1.5,"g":-2e-3,"h":1E+300}`,
+			`{"key":"f","value":{"doubleValue":1.5}},{"key":"g","value":{"doubleValue":-2e-3}},{"key":"h","value":{"doubleValue":1E+300}}`, `"INFO"`},
+		{"out of double range kept as text", `{"x":1e400}`, `{"key":"x","value":{"stringValue":"1e400"}}`, `"INFO"`},
+		{"bool null", `{"t":true,"f":false,"n":null}`,
+			`{"key":"t","value":{"boolValue":true}},{"key":"f","value":{"boolValue":false}},{"key":"n","value":{}}`, `"INFO"`},
+		{"arrays and objects", `{"a":[1,"x",[true],{}],"o":{"p":{"q":[]}},"e":[]}`,
+			`{"key":"a","value":{"arrayValue":{"values":[{"intValue":"1"},{"stringValue":"x"},{"arrayValue":{"values":[{"boolValue":true}]}},{"kvlistValue":{"values":[]}}]}}},` +
+				`{"key":"o","value":{"kvlistValue":{"values":[{"key":"p","value":{"kvlistValue":{"values":[{"key":"q","value":{"arrayValue":{"values":[]}}}]}}}]}}},` +
+				`{"key":"e","value":{"arrayValue":{"values":[]}}}`, `"INFO"`},
+		{"escapes copied as they are", `{"s":"a\"b\\c\u00e9\n","ü":"ö"}`,
+			`{"key":"s","value":{"stringValue":"a\"b\\c\u00e9\n"}},{"key":"ü","value":{"stringValue":"ö"}}`, `"INFO"`},
+		{"whitespace", " { \"a\" : 1 , \"b\" : [ 1 , 2 ] } \n",
+			`{"key":"a","value":{"intValue":"1"}},{"key":"b","value":{"arrayValue":{"values":[{"intValue":"1"},{"intValue":"2"}]}}}`, `"INFO"`},
+		{"only the first time, level and msg are the front end's", `{"msg":"m","level":"warn","msg":"user","level":"user","ts":1,"ts":2}`,
+			`{"key":"msg","value":{"stringValue":"user"}},{"key":"level","value":{"stringValue":"user"}},{"key":"ts","value":{"intValue":"2"}}`, `"warn"`},
+		{"keys omitted only at the top level", `{"g":{"msg":"inner","level":"x"}}`,
+			`{"key":"g","value":{"kvlistValue":{"values":[{"key":"msg","value":{"stringValue":"inner"}},{"key":"level","value":{"stringValue":"x"}}]}}}`, `"INFO"`},
+		{"numeric level falls back to the record's", `{"level":3}`, ``, `"INFO"`},
+		{"empty", `{}`, ``, `"INFO"`},
+		{"empty encoding", ``, ``, `"INFO"`},
+		{"console encoder", "2026-01-01T00:00:00Z\tINFO\thello\t{\"k\":1}",
+			`{"key":"log.record.original","value":{"stringValue":"2026-01-01T00:00:00Z\tINFO\thello\t{\"k\":1}"}}`, `"INFO"`},
+		{"truncated", `{"a":1`, `{"key":"log.record.original","value":{"stringValue":"{\"a\":1"}}`, `"INFO"`},
+		{"trailing garbage", `{"a":1}x`, `{"key":"log.record.original","value":{"stringValue":"{\"a\":1}x"}}`, `"INFO"`},
+		{"bad escape", `{"a":"\x"}`, `{"key":"log.record.original","value":{"stringValue":"{\"a\":\"\\x\"}"}}`, `"INFO"`},
+		{"bad number", `{"a":01}`, `{"key":"log.record.original","value":{"stringValue":"{\"a\":01}"}}`, `"INFO"`},
+		{"bad literal", `{"a":tru}`, `{"key":"log.record.original","value":{"stringValue":"{\"a\":tru}"}}`, `"INFO"`},
+		{"invalid UTF-8", "{\"a\":\"\xff\"}", `{"key":"log.record.original","value":{"stringValue":"{\"a\":\"\ufffd\"}"}}`, `"INFO"`},
+		{"too deep", strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70), "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := asynclog.Record{Level: slog.LevelInfo, Message: "m", Encoded: []byte(tc.in)}
+			out := e.appendLogRecord(nil, &r)
+			require.True(t, json.Valid(out), "the LogRecord is valid JSON: %s", out)
+			if tc.level == "" {
+				assert.Contains(t, string(out), `"log.record.original"`, "too deep: kept whole")
+				return
+			}
+			want := `{"severityNumber":9,"body":{"stringValue":"m"},"attributes":[` + tc.attrs + `],"severityText":` + tc.level + `}`
+			assert.Equal(t, want, string(out), "LogRecord")
+		})
+	}
+}
+
+func TestOmitKeysOption(t *testing.T) {
+	e := newOTLPEncoder(Options{LevelKey: "L", OmitKeys: []string{"T", "M"}}, noEnv)
+	r := asynclog.Record{Level: slog.LevelWarn, Message: "m", Encoded: []byte(`{"L":"WARN","T":"x","M":"m","level":"kept","msg":"kept"}`)}
+	out := string(e.appendLogRecord(nil, &r))
+	assert.Equal(t, `{"severityNumber":13,"body":{"stringValue":"m"},"attributes":[{"key":"level","value":{"stringValue":"kept"}},{"key":"msg","value":{"stringValue":"kept"}}],"severityText":"WARN"}`,
+		out, "the configured keys are omitted, the defaults kept")
+}
+
+func TestSeverityNumber(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		level slog.Level
+		want  int
+	}{
+		{"far below debug", -20, 1},
+		{"trace-ish", -8, 1},
+		{"debug-3", -7, 2},
+		{"debug", slog.LevelDebug, 5},
+		{"info", slog.LevelInfo, 9},
+		{"info+2", 2, 11},
+		{"warn", slog.LevelWarn, 13},
+		{"error", slog.LevelError, 17},
+		{"error+3", 11, 20},
+		{"zap dpanic", 12, 21},
+		{"zap panic", 16, 22},
+		{"zap fatal", 20, 23},
+		{"beyond", 40, 24},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, severityNumber(tc.level), "severityNumber(%d)", tc.level)
+		})
+	}
+}
+
+func TestRetryAfterParse(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, v string
+		want    time.Duration
+		ok      bool
+	}{
+		{"absent", "", 0, false},
+		{"seconds", "3", 3 * time.Second, true},
+		{"zero", "0", 0, true},
+		{"negative", "-1", 0, false},
+		{"huge", "99999999999999999", time.Duration(math.MaxInt64 / int64(time.Second) * int64(time.Second)), true},
+		{"date", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{"past date", now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"garbage", "soon", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, ok := retryAfter(tc.v, now)
+			assert.Equal(t, tc.ok, ok, "understood")
+			assert.Equal(t, tc.want, d, "delay")
+		})
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestResourceAttributes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		env  map[string]string
+		want map[string]string
+	}{
+		{"options win", Options{ServiceName: "opt"}, map[string]string{"OTEL_SERVICE_NAME": "env"}, map[string]string{"service.name": "opt"}},
+		{"OTEL_SERVICE_NAME", Options{}, map[string]string{"OTEL_SERVICE_NAME": "env", "OTEL_RESOURCE_ATTRIBUTES": "service.name=ra"}, map[string]string{"service.name": "env"}},
+		{"OTEL_RESOURCE_ATTRIBUTES", Options{}, map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "service.name=ra, team=a%20b ,bad,=x"},
+			map[string]string{"service.name": "ra", "team": "a b"}},
+		{"Resource over environment", Options{Resource: []slog.Attr{slog.String("team", "opt"), slog.String("service.name", "res")}},
+			map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "team=env"}, map[string]string{"service.name": "res", "team": "opt"}},
+		{"unknown service", Options{}, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			attrs := resourceAttrs(tc.opts, envOf(tc.env))
+			got := map[string]string{}
+			for _, a := range attrs {
+				got[a.Key] = a.Value.String()
+			}
+			if tc.want == nil {
+				assert.True(t, strings.HasPrefix(got["service.name"], "unknown_service:"), "unknown_service: and the executable, got %q", got["service.name"])
+				assert.Greater(t, len(got["service.name"]), len("unknown_service:"), "the executable's name follows")
+				return
+			}
+			assert.Equal(t, tc.want, got, "resource attributes")
+		})
+	}
+}
+
+func TestResourceValueTypes(t *testing.T) {
+	b := appendResource(nil, []slog.Attr{
+		slog.Int("i", -1), slog.Uint64("u", math.MaxUint64), slog.Float64("f", 0.5), slog.Float64("nan", math.NaN()),
+		slog.Bool("b", true), slog.Duration("d", time.Second), slog.Time("t", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		slog.Group("g", slog.String("s", "x")), slog.Any("a", []int{1}),
+	})
+	require.True(t, json.Valid(append(append([]byte{'['}, b...), ']')), "valid JSON")
+	assert.Equal(t, `{"key":"i","value":{"intValue":"-1"}},{"key":"u","value":{"doubleValue":1.8446744073709552e+19}},`+
+		`{"key":"f","value":{"doubleValue":0.5}},{"key":"nan","value":{"doubleValue":"NaN"}},{"key":"b","value":{"boolValue":true}},`+
+		`{"key":"d","value":{"intValue":"1000000000"}},{"key":"t","value":{"stringValue":"2026-01-02T03:04:05Z"}},`+
+		`{"key":"g","value":{"kvlistValue":{"values":[{"key":"s","value":{"stringValue":"x"}}]}}},{"key":"a","value":{"stringValue":"[1]"}}`,
+		string(b), "typed resource values")
+}
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "plain", "q\"b\\", "\n\r\t\x01\x1f", "é漢字🙂", "bad\xffutf8", "</script>"} {
+		b := appendString(nil, s)
+		var back string
+		require.NoError(t, json.Unmarshal(b, &back), "valid JSON for %q: %s", s, b)
+		assert.Equal(t, strings.ToValidUTF8(s, "\ufffd"), back, "round trip of %q", s)
+	}
+}
