@@ -82,7 +82,7 @@ func (c *config) writeDigest(buf *bytes.Buffer, batch []asynclog.Record, now tim
 
 	// The readable lines come first and may take the whole budget; the
 	// raw records get what is left. Each part says what it left out.
-	budget := c.maxMessageBytes - 1024 // room for the last line and a note
+	budget := c.maxMessageBytes - 4096 // room for a last line, a note, the encoder's growth
 	line := make([]byte, 0, 256)
 	for i := range batch {
 		if buf.Len() > budget {
@@ -97,7 +97,7 @@ func (c *config) writeDigest(buf *bytes.Buffer, batch []asynclog.Record, now tim
 
 	qp.Write([]byte("\nRaw records, one per line as encoded:\n\n"))
 	for i := range batch {
-		if buf.Len() > budget {
+		if n := len(batch[i].Encoded); buf.Len()+n+n/8 > budget {
 			fmt.Fprintf(qp, "(%d of %d raw records left out: the email would be larger than %d bytes)\n",
 				len(batch)-i, len(batch), c.maxMessageBytes)
 			break

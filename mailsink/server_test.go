@@ -34,7 +34,7 @@ const (
 // serverConfig shapes a test server.
 type serverConfig struct {
 	tls      serverTLS
-	user     string   // if set, MAIL requires AUTH with user and pass
+	user     string // if set, MAIL requires AUTH with user and pass
 	pass     string
 	mechs    []string // offered AUTH mechanisms; default PLAIN
 	echoAuth bool     // a careless server: its AUTH refusal quotes the password

@@ -117,7 +117,7 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 	s.buf.Reset()
 	s.cfg.writeDigest(&s.buf, batch, time.Now())
 	err := s.send(ctx, s.buf.Bytes())
-	if s.buf.Cap() > 2*defaultMaxMessageBytes {
+	if s.buf.Cap() > 2*s.cfg.maxMessageBytes {
 		s.buf = bytes.Buffer{} // do not pin one huge digest's memory
 	}
 	return s.cfg.redact(err)

@@ -152,7 +152,8 @@ func TestDigestArrivesWellFormed(t *testing.T) {
 	ts := startServer(t, serverConfig{user: testUser, pass: testPass})
 	sink, err := mailsink.New(sinkOptions(ts))
 	require.NoError(t, err, "New")
-	q, errs := newQueue(t, sink, asynclog.Options{})
+	// FlushInterval gathers the three records; Close sends them at once.
+	q, errs := newQueue(t, sink, asynclog.Options{FlushInterval: time.Minute})
 	logger := slog.New(asynclog.NewHandler(q, nil))
 
 	logger.Warn("disk almost full", "free_mb", 120)
@@ -161,7 +162,7 @@ func TestDigestArrivesWellFormed(t *testing.T) {
 	require.NoError(t, q.Close(), "Close delivers the digest")
 
 	msgs := ts.messages()
-	require.Len(t, msgs, 1, "one batch, one email")
+	require.Equal(t, 1, len(msgs), "one batch, one email")
 	m := msgs[0]
 	assert.True(t, m.tls, "the message came over STARTTLS")
 	assert.Equal(t, "alerts@example.com", m.from, "envelope sender")
