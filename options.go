@@ -62,8 +62,10 @@ type Options struct {
 	// called from the consumer goroutine, never from a log call, and must
 	// not block for long. nil: a rate-limited line on os.Stderr.
 	OnError func(error)
-	// ExitHook registers the queue to be drained on SIGINT and SIGTERM and
-	// by [Exit]. See exit.go's [Exit] for the rules.
+	// ExitHook registers the queue to be drained on SIGINT and SIGTERM
+	// (after which the signal is re-raised with its default action, so the
+	// process ends as it would have) and by [Exit]. Leave it off in a
+	// program that handles those signals itself: call Close there instead.
 	ExitHook bool
 	// CloseTimeout bounds [Queue.Close], zap's Sync, the synchronous write
 	// of records at SyncLevel, and the exit hook's drain. Default 5s.
