@@ -33,7 +33,13 @@ func registerExit(q *queue) {
 		h.sigs = make(chan os.Signal, 1)
 		h.stop = make(chan struct{})
 		h.done = make(chan struct{})
-		signal.Notify(h.sigs, syscall.SIGINT, syscall.SIGTERM)
+		// A signal the process ignores (SIGINT under nohup, say) stays
+		// ignored: hooking it would make it deadly.
+		for _, sig := range []os.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			if !signal.Ignored(sig) {
+				signal.Notify(h.sigs, sig)
+			}
+		}
 		go watchSignals(h.sigs, h.stop, h.done)
 	}
 }
