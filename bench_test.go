@@ -50,6 +50,11 @@ func newBenchQueue(b *testing.B, sink asynclog.Sink, opts asynclog.Options) *asy
 	return q
 }
 
+// reportRate adds records per second to a benchmark's figures.
+func reportRate(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
 func zapInline(l *zap.Logger, i int) {
 	l.Info(benchMsg,
 		zap.String("method", "GET"),
@@ -133,6 +138,7 @@ func BenchmarkZap(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				zapInline(l, i)
 			}
+			reportRate(b)
 		})
 		b.Run(s.name+"/prepared", func(b *testing.B) {
 			l := zapWith(zap.New(s.core(b)))
@@ -141,6 +147,7 @@ func BenchmarkZap(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				zapPrepared(l)
 			}
+			reportRate(b)
 		})
 		b.Run(s.name+"/inline/parallel", func(b *testing.B) {
 			l := zap.New(s.core(b))
@@ -153,6 +160,7 @@ func BenchmarkZap(b *testing.B) {
 					i++
 				}
 			})
+			reportRate(b)
 		})
 	}
 }
@@ -167,6 +175,7 @@ func BenchmarkSlog(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				slogInline(l, i)
 			}
+			reportRate(b)
 		})
 		b.Run(s.name+"/parallel", func(b *testing.B) {
 			l := slog.New(s.handler(b))
@@ -179,6 +188,7 @@ func BenchmarkSlog(b *testing.B) {
 					i++
 				}
 			})
+			reportRate(b)
 		})
 	}
 }
