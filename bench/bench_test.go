@@ -170,7 +170,7 @@ func TestLatencyChartIsWellFormedSVG(t *testing.T) {
 		}
 		require.NoError(t, err, "the chart parses as XML")
 	}
-	for _, want := range []string{"<svg", subs[0].name, subs[2].name + " (capped)", "(lost 90%)", "steady 50,000/s", "1 µs", "100 ms"} {
+	for _, want := range []string{"<svg", subs[0].name, subs[2].name + " (capped)", "(lost 90.0%)", "steady 50,000/s", "1 µs", "100 ms"} {
 		assert.Contains(t, svg, want, "the chart shows %q", want)
 	}
 }

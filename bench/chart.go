@@ -21,7 +21,7 @@ func latencyChart(rows []s2Row) string {
 	}
 	const (
 		width    = 960
-		left     = 250 // subject names
+		left     = 300 // subject names
 		right    = 30
 		rowH     = 26
 		panelGap = 56
@@ -54,7 +54,7 @@ func latencyChart(rows []s2Row) string {
 	for _, m := range modes {
 		height += len(byMode[m])*rowH + panelGap
 	}
-	height += 10
+	height += 24
 
 	type marker struct {
 		name, color string
@@ -114,7 +114,7 @@ func latencyChart(rows []s2Row) string {
 			cy := float64(y0 + i*rowH + rowH/2)
 			name := r.sub.name
 			if r.lost > 0 {
-				name += fmt.Sprintf(" (lost %.0f%%)", 100*float64(r.lost)/float64(max(r.logged, 1)))
+				name += fmt.Sprintf(" (lost %.1f%%)", 100*float64(r.lost)/float64(max(r.logged, 1)))
 			}
 			if r.capped {
 				name += " (capped)"
@@ -133,6 +133,7 @@ func latencyChart(rows []s2Row) string {
 		}
 		y = y0 + ph + panelGap - 14
 	}
+	p(`<text x="%.1f" y="%d" text-anchor="middle" fill="#333">latency of one log call (p50, p99, p99.9, max over every call)</text>`+"\n", left+plotW/2, height-12)
 	p("</svg>\n")
 	return b.String()
 }

@@ -212,8 +212,8 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s3) > 0 {
 		p("## 3. Dead sink\n\n")
-		p("%s records from one goroutine into a sink whose every Write blocks. A call still running after %v is reported as blocked and logging stops there. Heap growth is the live heap (after GC) at the end of logging minus before, with the sink still dead. Then the sink is released, the subject closed, and its own drop report and the delivered count read.\n\n", count(int64(b.sz.s3Records)), b.sz.stuck)
-		t := table{head: []string{"subject", "logged", "caller blocked?", "longest call", "calls ≥ 1 ms", "heap growth", "drops reported", "delivered after release", "time logging"}}
+		p("%s records from one goroutine into a sink whose every Write blocks. A call still running after %v is reported as blocked and logging stops there. Heap growth is the live heap (after GC) at the end of logging minus before, with the sink still dead. Then the sink is released, the subject closed, and its own drop report and the delivered count read; unaccounted = logged − delivered − drops reported (records lost without a report).\n\n", count(int64(b.sz.s3Records)), b.sz.stuck)
+		t := table{head: []string{"subject", "logged", "caller blocked?", "longest call", "calls ≥ 1 ms", "heap growth", "drops reported", "delivered after release", "unaccounted", "time logging"}}
 		for _, r := range b.s3 {
 			blocked := "no"
 			switch {
@@ -226,7 +226,8 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 			if r.blocked {
 				longest = "until released"
 			}
-			t.add(r.sub.name, count(r.logged), blocked, longest, count(r.slow), fmtBytes(r.heapGrowth), dropsCell(r.dropped, r.hasDrops), count(r.delivered), fmtDur(r.took))
+			unaccounted := r.logged - r.delivered - int64(r.dropped)
+			t.add(r.sub.name, count(r.logged), blocked, longest, count(r.slow), fmtBytes(r.heapGrowth), dropsCell(r.dropped, r.hasDrops), count(r.delivered), count(unaccounted), fmtDur(r.took))
 		}
 		p("%s\n", t.String())
 	}
