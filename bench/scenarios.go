@@ -82,7 +82,7 @@ func (b *bench) verify(scenario string, sub subject, in *instance, s *sink, logg
 	}
 	if delivered > 0 {
 		line := s.Sample()
-		for _, m := range fieldMarkers {
+		for _, m := range fieldMarkers() {
 			if !strings.Contains(line, m) {
 				b.fail("%s: record lacks %q: %s", where, m, line)
 			}

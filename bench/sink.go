@@ -32,8 +32,6 @@ const slowWrite = time.Millisecond
 // benchMsg is every subject's log message; the sink counts records by it.
 const benchMsg = "request served"
 
-var msgMarker = []byte(benchMsg)
-
 // sink is the one destination every subject writes to, through its own
 // io.Writer or exporter adapter. Write is safe for concurrent use. It counts
 // the records that reach it by their message, so that synthetic records (a
@@ -62,7 +60,7 @@ func (s *sink) Write(p []byte) (int, error) {
 		<-s.release
 	}
 	s.writes.Add(1)
-	s.records.Add(int64(bytes.Count(p, msgMarker)))
+	s.records.Add(int64(bytes.Count(p, []byte(benchMsg))))
 	if s.sample.Load() == nil {
 		line := p
 		if i := bytes.IndexByte(line, '\n'); i >= 0 {
