@@ -52,7 +52,10 @@ func (c *config) writeDigest(buf *bytes.Buffer, batch []asynclog.Record, now tim
 	if len(batch) == 1 {
 		n = "1 record"
 	}
-	subject := c.subject + " " + level + " " + n + ": " + oneLine(batch[top].Message, maxSubjectRunes)
+	subject := c.subject + " " + level + " " + n
+	if m := oneLine(batch[top].Message, maxSubjectRunes); m != "" {
+		subject += ": " + m
+	}
 
 	header(buf, "From", c.from.String())
 	to := make([]string, len(c.to))

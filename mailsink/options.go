@@ -69,7 +69,8 @@ type Options struct {
 	TLS TLSMode
 	// TLSConfig configures TLS for [StartTLS] and [ImplicitTLS]; it is
 	// cloned. nil means the system's roots. An empty ServerName is taken
-	// from Addr's host; a zero MinVersion means TLS 1.2.
+	// from Addr's host; a zero MinVersion means TLS 1.2. Plaintext ignores
+	// it.
 	TLSConfig *tls.Config
 	// Subject is the prefix of every digest's subject. Default
 	// "[asynclog]". It must not contain a line break.

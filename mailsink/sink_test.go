@@ -665,3 +665,43 @@ func TestDigestOptions(t *testing.T) {
 	require.NoError(t, err, "the core accepts them")
 	assert.NoError(t, q.Close(), "Close")
 }
+
+func TestSubject(t *testing.T) {
+	long := strings.Repeat("Überweisung fehlgeschlagen ✓ ", 10) // 280 runes
+	tests := []struct {
+		name  string
+		batch []asynclog.Record
+		want  string
+	}{
+		{"one record", []asynclog.Record{{Level: slog.LevelError, Message: "disk full"}}, "[test] ERROR 1 record: disk full"},
+		{"highest level, its first message", []asynclog.Record{
+			{Level: slog.LevelWarn, Message: "slow"},
+			{Level: slog.LevelError, Message: "failed"},
+			{Level: slog.LevelError, Message: "failed again"},
+		}, "[test] ERROR 3 records: failed"},
+		{"zap's Fatal by name", []asynclog.Record{{Level: slog.LevelError, Message: "a"}, {Level: 20, Message: "exiting"}}, "[test] FATAL 2 records: exiting"},
+		{"empty message", []asynclog.Record{{Level: slog.LevelError}}, "[test] ERROR 1 record"},
+		{"long non-ASCII message, cut and encoded", []asynclog.Record{{Level: slog.LevelError, Message: long}},
+			"[test] ERROR 1 record: " + string([]rune(strings.TrimSpace(long))[:120]) + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, serverConfig{tls: noTLS})
+			o := sinkOptions(ts)
+			o.TLS, o.Username, o.Password = mailsink.Plaintext, "", ""
+			sink, err := mailsink.New(o)
+			require.NoError(t, err, "New")
+			for i := range tt.batch {
+				tt.batch[i].Encoded = []byte("{}")
+			}
+			require.NoError(t, sink.Write(t.Context(), tt.batch), "Write")
+			msgs := ts.messages()
+			require.Len(t, msgs, 1, "one message")
+			assert.Equal(t, tt.want, parse(t, msgs[0].data).subject, "decoded subject")
+			head, _, _ := strings.Cut(string(msgs[0].data), "\r\n\r\n")
+			for _, line := range strings.Split(head, "\r\n") {
+				assert.LessOrEqual(t, len(line), 78, "header lines are folded: %q", line)
+			}
+		})
+	}
+}
