@@ -489,20 +489,61 @@ func (t *transcoder) number() error {
 		t.out = append(t.out, `"}`...)
 		return nil
 	}
-	if !json.Valid(lit) {
+	exp, ok := validNumber(lit)
+	if !ok {
 		return errSyntax
 	}
-	if f, err := strconv.ParseFloat(string(lit), 64); err != nil || math.IsInf(f, 0) {
-		// Out of double's range: keep the digits as text.
-		t.out = append(t.out, `{"stringValue":"`...)
-		t.out = append(t.out, lit...)
-		t.out = append(t.out, `"}`...)
-		return nil
+	// Only an exponent or a very long literal can leave double's range.
+	if exp || len(lit) > 300 {
+		if f, err := strconv.ParseFloat(string(lit), 64); err != nil || math.IsInf(f, 0) {
+			// Out of double's range: keep the digits as text.
+			t.out = append(t.out, `{"stringValue":"`...)
+			t.out = append(t.out, lit...)
+			t.out = append(t.out, `"}`...)
+			return nil
+		}
 	}
 	t.out = append(t.out, `{"doubleValue":`...)
 	t.out = append(t.out, lit...)
 	t.out = append(t.out, '}')
 	return nil
+}
+
+// validNumber reports whether lit follows JSON's number grammar, and
+// whether it has an exponent.
+func validNumber(lit []byte) (exp, ok bool) {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(lit) && lit[i] == '-' {
+		i++
+	}
+	switch n := digits(); {
+	case n == 0, n > 1 && lit[i-n] == '0':
+		return false, false
+	}
+	if i < len(lit) && lit[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false, false
+		}
+	}
+	if i < len(lit) && (lit[i] == 'e' || lit[i] == 'E') {
+		exp = true
+		i++
+		if i < len(lit) && (lit[i] == '+' || lit[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false, false
+		}
+	}
+	return exp, i == len(lit)
 }
 
 // fitsInt64 reports whether lit, a run of digits with an optional leading

@@ -191,3 +191,43 @@ func TestAppendString(t *testing.T) {
 		assert.Equal(t, strings.ToValidUTF8(s, "\ufffd"), back, "round trip of %q", s)
 	}
 }
+
+func TestEncodeDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	recs := []asynclog.Record{
+		{Time: time.Unix(1, 0), Message: "m", Encoded: []byte(`{"level":"info","ts":1.5,"msg":"m","n":1,"f":2.5,"e":1e3,"o":{"a":[true,null,"s"]}}`)},
+		{Time: time.Unix(2, 0), Message: "m", Encoded: []byte(`{"time":"x","level":"INFO","msg":"m"}`)},
+	}
+	for _, f := range []Format{NDJSON, JSONArray, OTLP} {
+		t.Run(f.String(), func(t *testing.T) {
+			s, err := New("http://127.0.0.1:1/", Options{Format: f, ServiceName: "s"})
+			require.NoError(t, err, "New")
+			s.encode(recs) // grow the buffers
+			allocs := testing.AllocsPerRun(100, func() { s.encode(recs) })
+			assert.Zero(t, allocs, "encoding a batch reuses the sink's buffers")
+		})
+	}
+}
+
+func FuzzTranscode(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"level":"info","msg":"x","o":{"p":[1,2.5,-3e2,true,null]}}`, `{"a":"\u00e9\n"}`, `[1]`, `{"a":01}`, "{\"a\":\"\xff\"}"} {
+		f.Add(s)
+	}
+	e := newOTLPEncoder(Options{ServiceName: "s"}, noEnv)
+	f.Fuzz(func(t *testing.T, in string) {
+		r := asynclog.Record{Message: "m", Encoded: []byte(in)}
+		out := e.appendLogRecord(nil, &r)
+		if !json.Valid(out) {
+			t.Fatalf("invalid JSON for %q: %s", in, out)
+		}
+		var obj map[string]any
+		isObject := json.Unmarshal([]byte(in), &obj) == nil && obj != nil && strings.Count(in, "{")+strings.Count(in, "[") < maxDepth
+		if isObject && utf8Valid(in) && strings.Contains(string(out), `"log.record.original"`) && !strings.Contains(in, `log.record.original`) {
+			t.Fatalf("a valid JSON object fell back to log.record.original: %q", in)
+		}
+	})
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
