@@ -456,9 +456,6 @@ func (e *StatusError) Error() string {
 func stripURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		if ue.Timeout() && !errors.Is(ue.Err, context.DeadlineExceeded) {
-			return fmt.Errorf("%s: timeout: %w", ue.Op, ue.Err)
-		}
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return err
