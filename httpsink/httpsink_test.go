@@ -302,7 +302,8 @@ func TestPermanentErrorIsNotRetried(t *testing.T) {
 	})
 	var errs errorLog
 	s := newSink(t, srv.URL, httpsink.Options{})
-	q, err := asynclog.NewQueue(s, asynclog.Options{MinBackoff: time.Millisecond, MaxAttempts: 5, OnError: errs.add})
+	// One batch of two records: it fills before it is written.
+	q, err := asynclog.NewQueue(s, asynclog.Options{MinBackoff: time.Millisecond, MaxAttempts: 5, BatchSize: 2, FlushInterval: time.Hour, OnError: errs.add})
 	require.NoError(t, err, "NewQueue")
 	l := slog.New(asynclog.NewHandler(q, nil))
 	l.Info("a")
@@ -310,7 +311,7 @@ func TestPermanentErrorIsNotRetried(t *testing.T) {
 	ferr := q.Flush(context.Background())
 	require.NoError(t, q.Close(), "Close: the failure was already reported by Flush")
 	assert.Error(t, ferr, "Flush reports the records given up on")
-	assert.Len(t, srv.requests(), 1, "exactly one request: a 400 is not retried")
+	assert.Equal(t, 1, len(srv.requests()), "exactly one request: a 400 is not retried")
 	st := q.Stats()
 	assert.Equal(t, uint64(0), st.Retries, "no retries")
 	assert.Equal(t, uint64(2), st.Failed, "both records failed")
@@ -335,7 +336,7 @@ func TestPartialSuccess(t *testing.T) {
 	}
 	_ = q.Flush(context.Background())
 	require.NoError(t, q.Close(), "Close")
-	assert.Len(t, srv.requests(), 1, "partial success is not retried")
+	assert.Equal(t, 1, len(srv.requests()), "partial success is not retried")
 	st := q.Stats()
 	assert.Equal(t, uint64(3), st.Delivered, "the accepted records count as delivered")
 	assert.Equal(t, uint64(2), st.Failed, "the rejected records count as failed")
@@ -415,7 +416,7 @@ func TestSplitBatchRefusedPartWay(t *testing.T) {
 	}
 	_ = q.Flush(context.Background())
 	require.NoError(t, q.Close(), "Close")
-	assert.Len(t, srv.requests(), 2, "nothing after the refusal, no retry")
+	assert.Equal(t, 2, len(srv.requests()), "nothing after the refusal, no retry")
 	st := q.Stats()
 	assert.Equal(t, uint64(1), st.Delivered, "the first request's record was delivered")
 	assert.Equal(t, uint64(2), st.Failed, "the refused and the unsent records failed")
