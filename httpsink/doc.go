@@ -16,7 +16,8 @@
 // permanent (see [asynclog.Permanent]). An OTLP partial success reaches
 // the queue as [asynclog.Partial], so the refused records count as Failed.
 //
-// Errors never carry header values, the URL's user info or its query.
+// Errors never carry header values, the URL's user info or its query; if a
+// server echoes them in a body that an error quotes, they are redacted.
 //
 //	sink, err := httpsink.New("http://localhost:4318/v1/logs", httpsink.Options{Format: httpsink.OTLP})
 //	if err != nil { ... }

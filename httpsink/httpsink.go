@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/asynclog/asynclog"
@@ -126,6 +129,7 @@ type Sink struct {
 	respBuf    []byte
 	resume     resumeState
 	seed       maphash.Seed
+	secrets    []string // header values, user info and query values, never to be quoted
 	bodyReader bodyReaders
 }
 
@@ -172,6 +176,7 @@ func New(rawURL string, opts Options) (*Sink, error) {
 	if s.client == nil {
 		s.client, s.ownClient = newClient(), true
 	}
+	s.secrets = secretsOf(u, s.headers)
 	if s.format == OTLP {
 		s.otlp = newOTLPEncoder(opts, lookupEnv)
 	}
@@ -182,6 +187,57 @@ func New(rawURL string, opts Options) (*Sink, error) {
 func redact(u *url.URL) string {
 	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
 	return r.String()
+}
+
+// minSecret is the shortest value scrub hides: shorter ones would mangle
+// ordinary words and cannot be much of a secret.
+const minSecret = 4
+
+// secretsOf lists what must never appear in an error: every header value
+// (and the credentials after an auth scheme such as "Bearer "), the URL's
+// user name and password, and its query values.
+func secretsOf(u *url.URL, h http.Header) []string {
+	var out []string
+	add := func(v string) {
+		if len(v) >= minSecret {
+			out = append(out, v)
+		}
+	}
+	for _, vs := range h {
+		for _, v := range vs {
+			add(v)
+			if _, cred, ok := strings.Cut(v, " "); ok {
+				add(strings.TrimSpace(cred))
+			}
+		}
+	}
+	if u.User != nil {
+		name := u.User.Username()
+		p, _ := u.User.Password()
+		add(name)
+		add(p)
+		// The transport sends them as basic auth, which a server may echo.
+		add(base64.StdEncoding.EncodeToString([]byte(name + ":" + p)))
+	}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			add(v)
+		}
+	}
+	// Longest first, so that a value is hidden whole before any part of it.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// scrub hides the sink's secrets in text quoted from a server (which may
+// echo a request's headers back).
+func (s *Sink) scrub(text string) string {
+	for _, v := range s.secrets {
+		if strings.Contains(text, v) {
+			text = strings.ReplaceAll(text, v, "[redacted]")
+		}
+	}
+	return text
 }
 
 // newClient returns the default client: keep-alive, bounded connect, TLS
@@ -414,13 +470,16 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 	if resp.StatusCode/100 == 2 {
 		if s.format == OTLP {
 			rejected, msg = parsePartialSuccess(s.respBuf)
+			if msg != "" {
+				msg = quoteBody([]byte(s.scrub(msg)))
+			}
 		}
 		return rejected, msg, nil
 	}
 	err = &StatusError{
 		URL:        s.redacted,
 		StatusCode: resp.StatusCode,
-		Body:       quoteBody(s.respBuf),
+		Body:       quoteBody([]byte(s.scrub(string(s.respBuf)))),
 		Records:    n,
 	}
 	switch resp.StatusCode {

@@ -466,8 +466,9 @@ func TestHungServerCannotHoldShutdown(t *testing.T) {
 
 func TestSecretsStaySecret(t *testing.T) {
 	const user, pass, query, header = "alice", "pw-s3cret", "qs-s3cret", "hdr-s3cret"
-	srv := newServer(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "denied", http.StatusForbidden)
+	srv := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		// A careless server that echoes the request's credentials.
+		http.Error(w, "denied: "+r.Header.Get("X-Auth-Token")+" "+r.Header.Get("X-Api-Key")+" "+r.Header.Get("Authorization")+" "+r.URL.RawQuery, http.StatusForbidden)
 	})
 	dead := newServer(t, nil)
 	deadURL := dead.URL
@@ -492,6 +493,9 @@ func TestSecretsStaySecret(t *testing.T) {
 				assert.NotContains(t, all, secret, "errors must not carry %q", secret)
 			}
 			assert.Contains(t, all, "/logs", "errors still name the endpoint's path")
+			if tc.name == "refused" {
+				assert.Contains(t, all, "denied: [redacted] [redacted] Basic [redacted] token=[redacted]", "the echoed body is quoted with the secrets hidden")
+			}
 		})
 	}
 	reqs := srv.requests()

@@ -674,7 +674,7 @@ func parsePartialSuccess(body []byte) (rejected int, msg string) {
 	if n, err := strconv.ParseInt(raw, 10, 64); err == nil && n > 0 {
 		rejected = int(min(n, math.MaxInt32))
 	}
-	return rejected, quoteBody([]byte(ps.ErrorMessage))
+	return rejected, ps.ErrorMessage
 }
 
 // appendString appends s as a JSON string.
