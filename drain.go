@@ -85,7 +85,10 @@ func (q *queue) run() {
 					until, wakeAt = t, int(^uint(0)>>1)
 				}
 			}
-			if o.FlushInterval > 0 && q.records < o.BatchSize {
+			// A batch is full at BatchSize records, or at Size if the queue
+			// is smaller: waiting for more than the queue holds would
+			// sleep out the interval with the queue full.
+			if full := min(o.BatchSize, o.Size); o.FlushInterval > 0 && q.records < full {
 				if firstSeen.IsZero() {
 					firstSeen = now
 				}
@@ -93,7 +96,7 @@ func (q *queue) run() {
 					if t.After(until) {
 						until = t
 					}
-					wakeAt = max(wakeAt, o.BatchSize)
+					wakeAt = max(wakeAt, full)
 				}
 			}
 			if until.IsZero() {
@@ -342,6 +345,11 @@ func (q *queue) finish() {
 	}
 	q.mu.Lock()
 	ctx := q.shutdownCtx
+	if err := q.flushErrLocked(); err != nil {
+		// Records given up on since the last Flush: Shutdown's result,
+		// the same for every caller.
+		q.shutdownErr = errors.Join(q.shutdownErr, err)
+	}
 	q.mu.Unlock()
 	if ctx == nil {
 		ctx = context.Background()
@@ -511,22 +519,21 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 		q.wg.Wait()
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if !first {
-			return q.shutdownErr
-		}
-		if err := q.flushErrLocked(); err != nil {
-			q.shutdownErr = err
-		}
 		return q.shutdownErr
 	case <-ctx.Done():
+	}
+	if !first {
+		// Only the first caller's deadline abandons the drain: a second,
+		// more hurried caller (the exit hook, the cleanup) must not cut
+		// short the drain the first one is patiently waiting for.
+		return fmt.Errorf("asynclog: wait for shutdown: %w", ctx.Err())
 	}
 
 	// Deadline: give up on whatever is left, and say how much that was.
 	q.mu.Lock()
-	var lost int
-	if !q.abandoned {
+	lost := q.records + q.inflight
+	if lost > 0 || q.roomWaiters > 0 {
 		q.abandoned = true
-		lost = q.records + q.inflight
 		q.stats.Failed += uint64(lost)
 		q.inflight = 0 // counted now: the consumer must not count it again
 		for q.n > 0 {
@@ -550,8 +557,14 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 	select {
 	case <-q.done:
 		q.wg.Wait()
+		q.mu.Lock()
+		err = q.shutdownErr // with what the drain failed to deliver
+		q.mu.Unlock()
 	case <-t.C:
-		err = fmt.Errorf("%w (the sink ignored cancellation and is still writing)", err)
+		if err == nil {
+			err = fmt.Errorf("asynclog: shutdown: %w", ctx.Err())
+		}
+		err = fmt.Errorf("%w (the sink ignored cancellation and is still busy)", err)
 	}
 	return err
 }

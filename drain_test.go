@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -370,4 +371,87 @@ func TestFlushInterval(t *testing.T) {
 	sink.mu.Unlock()
 	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "the last 5 waited for the interval")
 	assert.Equal(t, int64(3), batches.Load(), "two full batches and the rest")
+}
+
+// TestFlushIntervalQueueSmallerThanBatch: with FlushInterval set and a
+// queue smaller than BatchSize, a full queue is a full batch: the consumer
+// must not sleep out the interval while callers wait or drop.
+func TestFlushIntervalQueueSmallerThanBatch(t *testing.T) {
+	sink := newRecSink()
+	q := newQueue(t, sink, asynclog.Options{Size: 8, FlushInterval: time.Hour, BlockTimeout: 5 * time.Second})
+	l := slog.New(asynclog.NewHandler(q, nil))
+	logN(l, slog.LevelInfo, 0, 20)
+	require.NoError(t, q.Close())
+	s := q.Stats()
+	assert.Zero(t, s.Dropped, "Block mode into a healthy sink drops nothing: %+v", s)
+	assert.Len(t, sink.all(), 20)
+}
+
+// TestSecondShutdownDoesNotAbandon: a second, hurried Shutdown returns at
+// its own deadline but leaves the first one's drain alone.
+func TestSecondShutdownDoesNotAbandon(t *testing.T) {
+	sink := newRecSink()
+	gate := newGateSink(sink, true)
+	q, err := asynclog.NewQueue(gate, asynclog.Options{BatchSize: 1})
+	require.NoError(t, err)
+	l := slog.New(asynclog.NewHandler(q, nil))
+	logN(l, slog.LevelInfo, 0, 5)
+	gate.waitStarted(t)
+	first := make(chan error, 1)
+	go func() { first <- q.Shutdown(context.Background()) }()
+	for q.Stats().Dropped == 0 { // a record logged after Shutdown began is dropped: that says it began
+		l.Info("probe")
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, q.Shutdown(ctx), context.DeadlineExceeded, "the second caller's own deadline")
+	gate.open()
+	assert.NoError(t, <-first, "the patient first Shutdown drains everything")
+	s := q.Stats()
+	assert.Zero(t, s.Failed, "%+v", s)
+	recs := 0
+	for _, m := range sink.messages() {
+		if m == "rec" {
+			recs++
+		}
+	}
+	assert.Equal(t, 5, recs, "every record logged before Shutdown delivered")
+	checkIdentity(t, s)
+}
+
+// TestSyncRecordAfterStall: a synchronous record (zap's Fatal, slog at
+// SyncLevel) waits for room even after an earlier caller's wait ran out.
+func TestSyncRecordAfterStall(t *testing.T) {
+	sink := newRecSink()
+	gate := newGateSink(sink, true)
+	q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1, BlockTimeout: 50 * time.Millisecond})
+	l := slog.New(asynclog.NewHandler(q, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logN(l, slog.LevelInfo, 0, 1)
+	gate.waitStarted(t)
+	logN(l, slog.LevelInfo, 1, 3) // fills the queue; the third call stalls and drops
+	require.Equal(t, uint64(1), q.Stats().Dropped)
+	logged := make(chan struct{})
+	go func() {
+		defer close(logged)
+		l.Log(context.Background(), slog.LevelError+4, "fatal")
+	}()
+	select { // the sink is still stuck on record 0
+	case <-logged:
+		t.Fatal("the synchronous record returned before it was delivered")
+	case <-time.After(100 * time.Millisecond): // past BlockTimeout: it must still be waiting
+	}
+	gate.open()
+	<-logged
+	assert.Contains(t, sink.messages(), "fatal", "delivered before the call returned")
+	require.NoError(t, q.Close())
+}
+
+// TestShutdownWithDoneCtxOnIdleQueue: nothing to lose, nothing reported.
+func TestShutdownWithDoneCtxOnIdleQueue(t *testing.T) {
+	q, err := asynclog.NewQueue(newRecSink(), asynclog.Options{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.NoError(t, q.Shutdown(ctx), "an idle queue loses nothing even with a done ctx")
 }

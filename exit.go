@@ -40,7 +40,7 @@ func registerExit(q *queue) {
 				signal.Notify(h.sigs, sig)
 			}
 		}
-		go watchSignals(h.sigs, h.stop, h.done)
+		go watch(h.sigs, h.stop, h.done, drainAndReraise)
 	}
 }
 
@@ -64,19 +64,33 @@ func unregisterExit(q *queue) {
 	}
 }
 
-// watchSignals is the signal goroutine. On SIGINT or SIGTERM it drains
-// every registered queue, then re-raises the signal with its default
-// action, so that the process ends as it would have without the hook.
-func watchSignals(sigs <-chan os.Signal, stop <-chan struct{}, done chan<- struct{}) {
+// watch is the signal goroutine. On SIGINT or SIGTERM it calls handle
+// (drainAndReraise: drain every registered queue, then re-raise the signal
+// with its default action, so that the process ends as it would have
+// without the hook). It returns when stop is closed.
+func watch(sigs <-chan os.Signal, stop <-chan struct{}, done chan<- struct{}, handle func(os.Signal)) {
 	defer close(done)
 	select {
 	case sig := <-sigs:
-		drainRegistered()
-		signal.Reset(sig)
-		if s, ok := sig.(syscall.Signal); ok {
-			_ = syscall.Kill(os.Getpid(), s)
-		}
+		handle(sig)
 	case <-stop:
+		// A signal delivered just before signal.Stop may still wait in
+		// sigs, and select chose at random: it must not be swallowed.
+		select {
+		case sig := <-sigs:
+			handle(sig)
+		default:
+		}
+	}
+}
+
+// drainAndReraise drains the hooked queues, then raises sig again with its
+// default action.
+func drainAndReraise(sig os.Signal) {
+	drainRegistered()
+	signal.Reset(sig)
+	if s, ok := sig.(syscall.Signal); ok {
+		_ = syscall.Kill(os.Getpid(), s)
 	}
 }
 

@@ -13,17 +13,20 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// log hands an encoded record to the queue. Records at SyncLevel and above
-// wait for room whatever OnFull says, and the call returns only once they
-// and everything before them are delivered (bounded by CloseTimeout).
+// log hands an encoded record to the queue. Synchronous records (sync, or
+// at SyncLevel and above) wait for room whatever OnFull says, and the call
+// returns only once they and everything before them are delivered (bounded
+// by CloseTimeout); it returns an error if that did not happen.
 //
 // rec.Encoded stays the caller's: the queue copies it.
-func (q *queue) log(rec Record) error {
-	if rec.Level < q.opts.SyncLevel.Level() {
+func (q *queue) log(rec Record, sync bool) error {
+	if !sync && rec.Level < q.opts.SyncLevel.Level() {
 		q.enqueue(rec, false)
 		return nil
 	}
-	q.enqueue(rec, true)
+	if !q.enqueue(rec, true) {
+		return fmt.Errorf("asynclog: synchronous record %q: %w", rec.Message, ErrDropped)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
 	defer cancel()
 	return q.flush(ctx)
@@ -57,7 +60,7 @@ var _ zapcore.Core = (*core)(nil)
 // NewCore returns a zapcore.Core that encodes entries with enc, on the
 // caller's goroutine, and hands them to q. Fields given to With are encoded
 // once, as zapcore.NewCore does. Entries above Error (DPanic, Panic, Fatal)
-// are written synchronously: Write returns once they and everything queued
+// are written synchronously whatever Options.SyncLevel says: Write returns once they and everything queued
 // before them are delivered, bounded by Options.CloseTimeout, so
 // logger.Fatal loses nothing. Sync is Flush bounded by CloseTimeout.
 //
@@ -100,7 +103,7 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 		return fmt.Errorf("asynclog: encode entry: %w", err)
 	}
 	rec := Record{Time: ent.Time, Level: zapLevel(ent.Level), Message: ent.Message, Encoded: trimLineEnding(buf.Bytes())}
-	err = c.q.q.log(rec)
+	err = c.q.q.log(rec, ent.Level > zapcore.ErrorLevel)
 	buf.Free()
 	return err
 }
@@ -274,7 +277,7 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	}
 	s.b = append(s.b, '}')
 	eb.b = s.b
-	err := h.q.q.log(Record{Time: r.Time, Level: r.Level, Message: r.Message, Encoded: eb.b})
+	err := h.q.q.log(Record{Time: r.Time, Level: r.Level, Message: r.Message, Encoded: eb.b}, false)
 	eb.free()
 	return err
 }

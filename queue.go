@@ -187,53 +187,62 @@ func (pub *Queue) Stats() Stats {
 // enqueue hands a record to the queue under its overflow policy. It copies
 // rec.Encoded, which stays the caller's. It never calls OnError: that would
 // run the user's code on the log call.
-func (q *queue) enqueue(rec Record, mustWait bool) {
+func (q *queue) enqueue(rec Record, mustWait bool) (accepted bool) {
 	q.mu.Lock()
 	q.stats.Enqueued++
 	if q.stopping {
 		q.dropLocked(rec.Level)
 		q.mu.Unlock()
-		return
+		return false
 	}
 	if q.records < q.opts.Size {
 		q.pushLocked(rec, nil)
 		q.mu.Unlock()
-		return
+		return true
 	}
 	// Full.
 	wait := mustWait || q.opts.OnFull == Block || rec.Level >= q.opts.KeepLevel.Level()
 	if !wait {
-		if q.opts.OnFull == DropOldest && q.evictOldestLocked() {
+		accepted = q.opts.OnFull == DropOldest && q.evictOldestLocked()
+		if accepted {
 			q.pushLocked(rec, nil)
 		} else {
 			q.dropLocked(rec.Level)
 		}
 		q.mu.Unlock()
-		return
+		return accepted
 	}
-	if q.waitRoomLocked() {
+	if q.waitRoomLocked(mustWait) {
 		q.pushLocked(rec, nil)
-	} else {
-		q.dropLocked(rec.Level)
+		q.mu.Unlock()
+		return true
 	}
+	q.dropLocked(rec.Level)
 	q.mu.Unlock()
+	return false
 }
 
 // waitRoomLocked waits, with q.mu held on entry and on return, until the
 // ring has room for a record. It reports false if the wait ran out
 // (Options.BlockTimeout), if an earlier wait ran out and no room has
-// appeared since, or if the queue stopped accepting.
-func (q *queue) waitRoomLocked() bool {
-	if q.stalled {
+// appeared since, or if Shutdown abandoned the queue. A synchronous record
+// (mustWait) waits regardless of an earlier stall, for up to the longer of
+// BlockTimeout and CloseTimeout: it is the line a Fatal must not lose.
+func (q *queue) waitRoomLocked(mustWait bool) bool {
+	if q.stalled && !mustWait {
 		return false
 	}
 	var timer *time.Timer
 	for q.records >= q.opts.Size {
-		if q.stalled || q.abandoned {
+		if (q.stalled && !mustWait) || q.abandoned {
 			return false
 		}
 		if timer == nil {
-			timer = time.NewTimer(q.opts.BlockTimeout)
+			d := q.opts.BlockTimeout
+			if mustWait {
+				d = max(d, q.opts.CloseTimeout)
+			}
+			timer = time.NewTimer(d)
 			defer timer.Stop()
 		}
 		if q.room == nil {
@@ -251,7 +260,9 @@ func (q *queue) waitRoomLocked() bool {
 		q.mu.Lock()
 		q.roomWaiters--
 		if timedOut && q.records >= q.opts.Size {
-			q.stalled = true
+			if !mustWait {
+				q.stalled = true
+			}
 			return false
 		}
 	}
