@@ -3,6 +3,7 @@ package asynclog_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,6 +35,9 @@ type chaosScenario struct {
 	// deadline, if not zero, ends the run with Shutdown bounded by this
 	// deadline instead of Close, so that records may be abandoned.
 	deadline time.Duration
+	// fallback adds a fallback sink, itself flaky, that takes the batches
+	// the main sink gives up on.
+	fallback bool
 }
 
 // TestChaos logs from many goroutines through zap and slog at once into a
@@ -43,6 +47,8 @@ type chaosScenario struct {
 //
 //   - every record whose log call returned before Close began is delivered
 //     exactly once, or counted Failed (the sink never accepted it);
+//   - Flush, and a synchronous record's log call, are barriers: once they
+//     return, every record logged before them is delivered or counted;
 //   - no record is delivered twice, and each goroutine's records arrive in
 //     the order it logged them;
 //   - Enqueued = Delivered + Dropped + Failed + Queued, with Queued 0 and
@@ -70,6 +76,18 @@ func TestChaosDropModes(t *testing.T) {
 	}
 }
 
+// TestChaosFallback adds a fallback sink, itself failing and panicking at
+// times, behind the chaotic one: records may arrive at either sink but
+// never at both, Delivered and FellBack count what each accepted, and
+// the Block-mode guarantees hold.
+func TestChaosFallback(t *testing.T) {
+	for _, seed := range chaosSeeds[:6] {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			runChaos(t, seed, chaosScenario{policy: asynclog.Block, fallback: true})
+		})
+	}
+}
+
 // TestChaosShutdownDeadline ends the chaos schedules with a Shutdown whose
 // deadline is too short to drain, so that records are abandoned: Shutdown
 // must return soon after its deadline, count what it abandoned as Failed
@@ -84,6 +102,48 @@ func TestChaosShutdownDeadline(t *testing.T) {
 
 // chaosKey identifies one logged record.
 type chaosKey struct{ g, seq int }
+
+// chaosSeen parses the records a Recorder has received, incrementally, so
+// that the barrier checks during a run cost little.
+type chaosSeen struct {
+	mu     sync.Mutex
+	recs   []*asynclogtest.Recorder
+	parsed []int
+	keys   map[chaosKey]bool
+}
+
+// missing returns how many of the records below upTo[g], for each producer
+// g, have not arrived.
+func (c *chaosSeen) missing(t *testing.T, upTo []int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, rec := range c.recs {
+		recs := rec.Records()
+		for _, r := range recs[c.parsed[i]:] {
+			var m struct {
+				G   *int `json:"g"`
+				Seq int  `json:"seq"`
+			}
+			if err := json.Unmarshal(r.Encoded, &m); err != nil {
+				t.Errorf("a delivered record is not JSON: %v: %q", err, r.Encoded)
+				continue
+			}
+			if m.G != nil {
+				c.keys[chaosKey{*m.G, m.Seq}] = true
+			}
+		}
+		c.parsed[i] = len(recs)
+	}
+	n := 0
+	for g, up := range upTo {
+		for seq := range int(up) {
+			if !c.keys[chaosKey{g, seq}] {
+				n++
+			}
+		}
+	}
+	return n
+}
 
 func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 	rng := rand.New(rand.NewPCG(seed, 0xc4a05))
@@ -117,6 +177,10 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 
 	rec := asynclogtest.NewRecorder()
 	sink := asynclogtest.Inject(rec, faults)
+	fbRec := asynclogtest.NewRecorder()
+	if sc.fallback {
+		opts.Fallback = asynclogtest.Inject(fbRec, asynclogtest.Faults{Seed: seed + 1000, FailRate: 0.3, PanicRate: 0.1})
+	}
 	q, err := asynclog.NewQueue(sink, opts)
 	require.NoError(t, err, "NewQueue")
 
@@ -130,11 +194,24 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 		closing   atomic.Bool
 		closeNow  = make(chan struct{})
 		closed    = make(chan struct{})
-		mustUpTo  = make([]int, producers) // producer g's records below this seq returned before Close began
+		mustUpTo  = make([]int, producers)          // producer g's records below this seq returned before Close began
+		returned  = make([]atomic.Int64, producers) // producer g's log calls that have returned
+		seen      = &chaosSeen{recs: []*asynclogtest.Recorder{rec, fbRec}, parsed: make([]int, 2), keys: map[chaosKey]bool{}}
 		closeErr  error
 		closeTook time.Duration
 		wg        sync.WaitGroup
 	)
+	// barrier checks that what is below upTo has been handled: delivered, or
+	// counted Failed (or Dropped, in the drop modes or once Close began).
+	barrier := func(what string, upTo []int64, mayDrop bool) {
+		st := q.Stats() // before the records: counters only grow, records only arrive
+		limit := st.Failed
+		if mayDrop || sc.policy != asynclog.Block {
+			limit += st.Dropped
+		}
+		missing := seen.missing(t, upTo)
+		assert.LessOrEqual(t, uint64(missing), limit, "%s is a barrier: the records logged before it are delivered or counted (%d missing): %+v", what, missing, st)
+	}
 	for g := range producers {
 		prng := rand.New(rand.NewPCG(seed, uint64(g)))
 		wg.Go(func() {
@@ -144,6 +221,13 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 				switch {
 				case useZap && roll == 0:
 					zlog.DPanic("chaos", zap.Int("g", g), zap.Int("seq", seq)) // synchronous: above Error
+					if !closing.Load() {
+						// Returned before Close began: accepted, and waited for all before it
+						// (once Close has begun it may be dropped, and then it does not wait).
+						upTo := make([]int64, producers)
+						upTo[g] = int64(seq + 1)
+						barrier("a synchronous zap record", upTo, false)
+					}
 				case useZap:
 					zlog.Info("chaos", zap.Int("g", g), zap.Int("seq", seq))
 					if roll < 3 {
@@ -151,9 +235,17 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 					}
 				case roll == 0:
 					slogger.Log(context.Background(), slog.LevelError+1, "chaos", "g", g, "seq", seq) // synchronous
+					if !closing.Load() {
+						// Returned before Close began: accepted, and waited for all before it
+						// (once Close has begun it may be dropped, and then it does not wait).
+						upTo := make([]int64, producers)
+						upTo[g] = int64(seq + 1)
+						barrier("a synchronous slog record", upTo, false)
+					}
 				default:
 					slogger.Info("chaos", "g", g, "seq", seq)
 				}
+				returned[g].Store(int64(seq + 1))
 				if !closing.Load() {
 					mustUpTo[g] = seq + 1
 				}
@@ -174,10 +266,18 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 				return
 			default:
 			}
+			upTo := make([]int64, producers)
+			for g := range upTo {
+				upTo[g] = returned[g].Load()
+			}
+			mayDrop := closing.Load() // read after the counts: false means they all returned before Close began
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := q.Flush(ctx) // an error here reports failed batches, which are expected
 			assert.NoError(t, ctx.Err(), "Flush returned before its 10s deadline (it returned %v)", err)
 			cancel()
+			if !errors.Is(err, asynclog.ErrClosed) { // abandoned at a Shutdown deadline: counted Failed, checked at the end
+				barrier("Flush", upTo, mayDrop)
+			}
 		}
 	})
 	wg.Go(func() { // closer
@@ -211,14 +311,11 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 		}
 	}
 
-	// What reached the sink: no duplicates, order per producer.
+	// What reached the sinks: no duplicates, order per producer and sink.
 	delivered := map[chaosKey]bool{}
-	lastSeq := make([]int, producers)
-	for i := range lastSeq {
-		lastSeq[i] = -1
-	}
-	notices := 0
-	for _, r := range rec.Records() {
+	notices, fellBack := 0, 0
+	for i, r := range append(rec.Records(), fbRec.Records()...) {
+		fromFallback := i >= rec.Len()
 		var m struct {
 			G   *int `json:"g"`
 			Seq int  `json:"seq"`
@@ -231,8 +328,26 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 		k := chaosKey{*m.G, m.Seq}
 		require.False(t, delivered[k], "record %+v delivered twice", k)
 		delivered[k] = true
-		require.Greater(t, k.seq, lastSeq[k.g], "producer %d's records arrive in order", k.g)
-		lastSeq[k.g] = k.seq
+		if fromFallback {
+			fellBack++
+		}
+	}
+	for name, r := range map[string]*asynclogtest.Recorder{"sink": rec, "fallback sink": fbRec} {
+		lastSeq := make([]int, producers)
+		for i := range lastSeq {
+			lastSeq[i] = -1
+		}
+		for _, r := range r.Records() {
+			var m struct {
+				G   *int `json:"g"`
+				Seq int  `json:"seq"`
+			}
+			if json.Unmarshal(r.Encoded, &m) != nil || m.G == nil {
+				continue
+			}
+			require.Greater(t, m.Seq, lastSeq[*m.G], "producer %d's records arrive at the %s in order", *m.G, name)
+			lastSeq[*m.G] = m.Seq
+		}
 	}
 
 	// The accounting.
@@ -245,7 +360,8 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 		assert.LessOrEqual(t, st.Delivered, uint64(len(delivered)), "Delivered counts only what the sink accepted: %+v", st)
 		assert.LessOrEqual(t, uint64(len(delivered))-st.Delivered, uint64(opts.BatchSize), "at most the batch in flight is both taken and counted Failed: %+v", st)
 	} else {
-		assert.Equal(t, uint64(len(delivered)), st.Delivered, "Delivered counts exactly what the sink accepted (%d drop notices aside): %+v", notices, st)
+		assert.Equal(t, uint64(len(delivered)), st.Delivered, "Delivered counts exactly what the sinks accepted (%d drop notices aside): %+v", notices, st)
+		assert.Equal(t, uint64(fellBack), st.FellBack, "FellBack counts exactly what the fallback sink accepted: %+v", st)
 	}
 
 	// Records logged before Close began: delivered, or counted Failed.
