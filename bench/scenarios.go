@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"runtime"
@@ -312,17 +313,28 @@ type s5Row struct {
 
 func (b *bench) scenario5() {
 	for _, sub := range subjects() {
-		s := newSink(fast)
-		in := sub.open(s, b.env)
-		t0 := time.Now()
-		res := drive(in.log, load{producers: 2, records: b.sz.s5Records})
-		c := closeWithin(in, b.sz.closeLimit)
-		took := time.Since(t0)
-		b.closeNote("scenario 5", sub, c)
-		row := s5Row{sub: sub, logged: res.logged, delivered: s.Delivered(), took: took}
-		row.rate = float64(row.delivered) / took.Seconds()
-		b.verify("scenario 5", sub, in, s, res.logged, false)
-		b.progress("scenario 5: %-32s %s records/s delivered (%d of %d) in %s", sub.name, count(int64(row.rate)), row.delivered, row.logged, fmtDur(took))
+		// The median of three rounds by throughput, each on a fresh
+		// instance: the machine may be busy with other work.
+		var rounds []s5Row
+		for range s5Rounds {
+			s := newSink(fast)
+			in := sub.open(s, b.env)
+			t0 := time.Now()
+			res := drive(in.log, load{producers: 2, records: b.sz.s5Records})
+			c := closeWithin(in, b.sz.closeLimit)
+			took := time.Since(t0)
+			b.closeNote("scenario 5", sub, c)
+			row := s5Row{sub: sub, logged: res.logged, delivered: s.Delivered(), took: took}
+			row.rate = float64(row.delivered) / took.Seconds()
+			b.verify("scenario 5", sub, in, s, res.logged, false)
+			rounds = append(rounds, row)
+		}
+		slices.SortFunc(rounds, func(x, y s5Row) int { return cmp.Compare(x.rate, y.rate) })
+		row := rounds[len(rounds)/2]
+		b.progress("scenario 5: %-32s %s records/s delivered (%d of %d) in %s", sub.name, count(int64(row.rate)), row.delivered, row.logged, fmtDur(row.took))
 		b.s5 = append(b.s5, row)
 	}
 }
+
+// s5Rounds is how many times scenario 5 measures each subject.
+const s5Rounds = 3
