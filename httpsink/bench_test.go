@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -18,16 +19,17 @@ import (
 const benchBatch = 256
 
 // benchRecords encodes n typical zap records (a string, an int, a float, a
-// bool and a nested object) with zap's production JSON encoder.
+// bool and a nested object, varying from record to record, so that gzip
+// meets realistic text) with zap's production JSON encoder.
 func benchRecords(b *testing.B, n int) []asynclog.Record {
 	b.Helper()
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	recs := make([]asynclog.Record, n)
 	now := time.Now()
 	for i := range recs {
-		ent := zapcore.Entry{Level: zapcore.InfoLevel, Time: now, Message: "request served", LoggerName: "http"}
+		ent := zapcore.Entry{Level: zapcore.InfoLevel, Time: now.Add(time.Duration(i) * 1317 * time.Microsecond), Message: "request served", LoggerName: "http"}
 		buf, err := enc.EncodeEntry(ent, []zapcore.Field{
-			zap.String("path", "/api/v1/items"), zap.Int("status", 200), zap.Float64("ms", 12.75), zap.Bool("cached", i%2 == 0),
+			zap.String("path", "/api/v1/items/"+strconv.Itoa(i*7919%10007)), zap.Int("status", 200+i%3), zap.Float64("ms", float64(i%977)/7), zap.Bool("cached", i%2 == 0),
 			zap.Dict("user", zap.String("id", "u-1234"), zap.Int("tier", 2)),
 		})
 		if err != nil {

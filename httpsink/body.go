@@ -1,35 +1,32 @@
 package httpsink
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // bodyReaders hands request bodies over the sink's reusable buffer to the
 // transport. The transport may still read a body after Do has returned
-// (its write loop runs on its own goroutine), so before the buffer is
-// reused every reader is detached: from then on it reads EOF, never the
-// next batch's bytes.
+// (its write loop runs on its own goroutine) and closes it once done, so
+// the buffer is reused only if every reader handed out has been closed;
+// otherwise the sink leaves the buffer to the transport and grows a new
+// one. Normally the transport closes the body before the server can
+// answer, so the buffer is reused.
 type bodyReaders struct {
 	mu   sync.Mutex // GetBody may run on the transport's goroutines
 	live []*bodyReader
-	open bool
 }
 
-var errDetached = errors.New("httpsink: request body no longer available")
-
-// bodyReader reads one payload until it is detached.
+// bodyReader reads one payload.
 type bodyReader struct {
-	mu  sync.Mutex
-	b   []byte
-	off int
+	b      []byte
+	off    int
+	closed atomic.Bool
 }
 
 func (r *bodyReader) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.off >= len(r.b) {
 		return 0, io.EOF
 	}
@@ -38,39 +35,41 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (r *bodyReader) Close() error { return nil }
+func (r *bodyReader) Close() error {
+	r.closed.Store(true)
+	return nil
+}
 
 // attach sets req's body to payload, with a GetBody for the transport's
 // own resends (a lost HTTP/2 connection, a 307 or 308 redirect).
 func (rs *bodyReaders) attach(req *http.Request, payload []byte) {
+	first := &bodyReader{b: payload}
 	rs.mu.Lock()
-	rs.live = append(rs.live[:0], &bodyReader{b: payload})
-	rs.open = true
-	req.Body = rs.live[0]
+	rs.live = append(rs.live[:0], first)
 	rs.mu.Unlock()
+	req.Body = first
 	req.ContentLength = int64(len(payload))
 	req.GetBody = func() (io.ReadCloser, error) {
-		rs.mu.Lock()
-		defer rs.mu.Unlock()
-		if !rs.open {
-			return nil, errDetached
-		}
 		r := &bodyReader{b: payload}
+		rs.mu.Lock()
 		rs.live = append(rs.live, r)
+		rs.mu.Unlock()
 		return r, nil
 	}
 }
 
-// detach cuts every reader handed out since attach from the payload.
-func (rs *bodyReaders) detach() {
+// release reports whether the transport has closed every reader of the
+// last payload, so that its buffer may be reused, and forgets them.
+func (rs *bodyReaders) release() bool {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	rs.open = false
+	done := true
 	for i, r := range rs.live {
-		r.mu.Lock()
-		r.b, r.off = nil, 0
-		r.mu.Unlock()
+		if !r.closed.Load() {
+			done = false
+		}
 		rs.live[i] = nil
 	}
 	rs.live = rs.live[:0]
+	return done
 }

@@ -444,7 +444,16 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 		return 0, "", asynclog.Permanent(fmt.Errorf("httpsink: build request for %s: %w", s.redacted, stripURL(err)))
 	}
 	s.bodyReader.attach(req, payload)
-	defer s.bodyReader.detach() // payload is reused by the next Write
+	defer func() {
+		if !s.bodyReader.release() {
+			// The transport still holds payload: leave it that buffer.
+			if s.gzip {
+				s.zbuf = bytes.Buffer{}
+			} else {
+				s.body = nil
+			}
+		}
+	}()
 	for k, v := range s.headers {
 		req.Header[k] = v
 	}

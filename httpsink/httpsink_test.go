@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -526,4 +528,33 @@ func TestResumeOnlyForTheSameBatch(t *testing.T) {
 	require.NoError(t, s.Write(context.Background(), batch), "a new batch is sent whole")
 	assert.Equal(t, []string{"{\"msg\":\"a\"}\n", "{\"msg\":\"b\"}\n", "{\"msg\":\"c\"}\n", "{\"msg\":\"b\"}\n"}, srv.bodies(),
 		"the new batch starts from its first record")
+}
+
+func TestEarlyAnswerBeforeTheBodyIsSent(t *testing.T) {
+	// The server refuses a big body without reading it, so the transport
+	// may still be sending it when Write has its answer; the next Write
+	// must not reuse that buffer meanwhile (the race detector checks).
+	srv := newServer(t, nil)
+	early := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > 1<<16 {
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(early.Close)
+	s := newSink(t, early.URL, httpsink.Options{MaxBodyBytes: 8 << 20})
+	big := rec(0, "big", `{"pad":"`+strings.Repeat("x", 4<<20)+`"}`)
+	for i := range 3 {
+		err := s.Write(context.Background(), []asynclog.Record{big})
+		if err != nil { // the server may also cut the connection mid-body
+			var se *httpsink.StatusError
+			if errors.As(err, &se) {
+				assert.Equal(t, http.StatusRequestEntityTooLarge, se.StatusCode, "refused as too large (round %d)", i)
+			}
+		}
+		small := rec(0, "s", `{"round":`+strconv.Itoa(i)+`}`)
+		require.NoError(t, s.Write(context.Background(), []asynclog.Record{small}), "a small batch after the refused one")
+	}
+	assert.Equal(t, []string{"{\"round\":0}\n", "{\"round\":1}\n", "{\"round\":2}\n"}, srv.bodies(), "the small batches arrived intact")
 }
