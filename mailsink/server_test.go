@@ -103,7 +103,11 @@ func startServer(t *testing.T, cfg serverConfig) *testServer {
 		_ = srv.Serve(ln)
 	}()
 	t.Cleanup(func() {
+		// Close the listener too: if Serve has not started yet, the
+		// server does not know it and Close alone would leave Serve
+		// blocked in Accept.
 		_ = srv.Close()
+		_ = ln.Close()
 		<-served
 	})
 	return ts

@@ -30,6 +30,7 @@ type localServer struct {
 	roots      *x509.CertPool
 	user, pass string
 	srv        *smtp.Server
+	ln         net.Listener
 	served     chan struct{}
 
 	mu   sync.Mutex
@@ -61,6 +62,7 @@ func startLocalServer() (*localServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	ls.ln = ln
 	ls.addr = ln.Addr().String()
 	go func() {
 		defer close(ls.served)
@@ -71,6 +73,7 @@ func startLocalServer() (*localServer, error) {
 
 func (ls *localServer) close() {
 	_ = ls.srv.Close()
+	_ = ls.ln.Close() // in case Serve has not registered it yet
 	<-ls.served
 }
 
