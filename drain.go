@@ -53,9 +53,11 @@ func (q *queue) run() {
 	}
 	var lastStart, firstSeen time.Time
 	var timer *time.Timer
+	var done outcome // the last batch's, settled under the next lock
 
 	for {
 		q.mu.Lock()
+		q.settleLocked(&done)
 		var sentinel *flushReq
 		for {
 			if q.n == 0 {
@@ -74,8 +76,8 @@ func (q *queue) run() {
 			}
 			// Records are there: write now, or wait for the batch to fill
 			// (FlushInterval) or for the rate limit (MinInterval)?
-			if q.stopping || q.n > q.records || q.abandoned {
-				break // a Flush or Shutdown is waiting: write at once
+			if q.stopping || q.n > q.records || q.abandoned || (o.MinInterval == 0 && o.FlushInterval == 0) {
+				break // a Flush or Shutdown is waiting, or nothing to wait for: write at once
 			}
 			now := time.Now()
 			var until time.Time
@@ -141,27 +143,14 @@ func (q *queue) run() {
 		if len(recs) == 0 {
 			continue
 		}
-		lastStart = time.Now()
+		if o.MinInterval > 0 {
+			lastStart = time.Now()
+		}
 		notices := len(recs) - len(batch)
 		if notices > 0 {
 			q.report(fmt.Errorf("%w: %s", ErrDropped, recs[0].Message))
 		}
-		delivered, failed, fellBack, err := q.deliver(recs, notices)
-
-		q.mu.Lock()
-		if !q.abandoned {
-			q.stats.Delivered += uint64(delivered)
-			q.stats.Failed += uint64(failed)
-			q.stats.FellBack += uint64(fellBack)
-			if failed > 0 && err != nil {
-				q.nFailErr++
-				if len(q.failErrs) < maxFailErrs {
-					q.failErrs = append(q.failErrs, err)
-				}
-			}
-		}
-		q.inflight = 0
-		q.mu.Unlock()
+		done = q.deliver(recs, notices)
 
 		for i := range batch {
 			if b := batch[i].b; cap(b) <= maxKeptBuf {
@@ -169,10 +158,37 @@ func (q *queue) run() {
 			}
 			batch[i] = entry{}
 		}
-		for i := range recs {
-			recs[i] = Record{}
+		clear(recs)
+	}
+}
+
+// outcome is what became of one batch's records.
+type outcome struct {
+	delivered, failed, fellBack int
+	err                         error // why records failed
+}
+
+// settleLocked counts a written batch's outcome. The consumer calls it at
+// the top of its next round, under the lock it takes anyway, rather than
+// taking the lock once more per batch; until then the records count as
+// in flight, so the Stats identity holds at every moment.
+func (q *queue) settleLocked(o *outcome) {
+	if q.inflight == 0 && o.delivered == 0 && o.failed == 0 && o.err == nil {
+		return
+	}
+	if !q.abandoned { // else Shutdown has counted them already
+		q.stats.Delivered += uint64(o.delivered)
+		q.stats.Failed += uint64(o.failed)
+		q.stats.FellBack += uint64(o.fellBack)
+		if o.failed > 0 && o.err != nil {
+			q.nFailErr++
+			if len(q.failErrs) < maxFailErrs {
+				q.failErrs = append(q.failErrs, o.err)
+			}
 		}
 	}
+	q.inflight = 0
+	*o = outcome{}
 }
 
 // sleepLocked parks the consumer until a producer nudges it (once records
@@ -235,19 +251,20 @@ func (q *queue) flushErrLocked() error {
 
 // deliver writes one batch with retries, then to the fallback. notices is
 // the number of leading synthetic records, which are not counted.
-func (q *queue) deliver(recs []Record, notices int) (delivered, failed, fellBack int, err error) {
+func (q *queue) deliver(recs []Record, notices int) outcome {
 	o := q.opts
 	n := len(recs) - notices
+	var err error
 	for attempt := 1; ; attempt++ {
 		err = q.write(q.sink, recs)
 		if err == nil {
-			return n, 0, 0, nil
+			return outcome{delivered: n}
 		}
 		var partial *PartialError
 		if errors.As(err, &partial) {
 			rej := min(max(partial.Rejected, 0), n)
 			q.report(fmt.Errorf("asynclog: sink refused %d of %d records: %w", rej, n, err))
-			return n - rej, rej, 0, err
+			return outcome{delivered: n - rej, failed: rej, err: err}
 		}
 		q.report(fmt.Errorf("asynclog: write batch of %d records (attempt %d of %d): %w", n, attempt, o.MaxAttempts, err))
 		if IsPermanent(err) || attempt >= o.MaxAttempts || q.abortCtx.Err() != nil {
@@ -268,12 +285,12 @@ func (q *queue) deliver(recs []Record, notices int) (delivered, failed, fellBack
 	if o.Fallback != nil && q.abortCtx.Err() == nil {
 		ferr := q.write(o.Fallback, recs)
 		if ferr == nil {
-			return n, 0, n, nil
+			return outcome{delivered: n, fellBack: n}
 		}
 		q.report(fmt.Errorf("asynclog: fallback sink: %w", ferr))
 		err = errors.Join(err, fmt.Errorf("fallback: %w", ferr))
 	}
-	return 0, n, 0, fmt.Errorf("asynclog: gave up on %d records: %w", n, err)
+	return outcome{failed: n, err: fmt.Errorf("asynclog: gave up on %d records: %w", n, err)}
 }
 
 // retryWait waits d before a retry. It reports false if Shutdown has aborted,

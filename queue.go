@@ -358,5 +358,11 @@ func (q *queue) popLocked(spare []byte) entry {
 	if e.flush == nil {
 		q.records--
 	}
+	if q.n == 0 {
+		// Empty: start again at slot 0, so that a queue that keeps up
+		// reuses a few slots (and their buffers) that stay in the cache,
+		// rather than walking through all Size of them.
+		q.head = 0
+	}
 	return e
 }
