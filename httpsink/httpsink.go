@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/asynclog/asynclog"
 )
@@ -546,15 +547,23 @@ func readPrefix(b []byte, r io.Reader, limit int) []byte {
 }
 
 // quoteBody returns the first errBodyBytes of a response body as one line
-// of printable text.
+// of printable text: line breaks and tabs become spaces, other control
+// characters are dropped.
 func quoteBody(b []byte) string {
 	b = bytes.TrimSpace(b)
 	cut := len(b) > errBodyBytes
 	if cut {
 		b = b[:errBodyBytes]
 	}
-	q := strconv.QuoteToGraphic(string(b))
-	q = q[1 : len(q)-1]
+	q := strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsGraphic(r):
+			return r
+		case unicode.IsSpace(r):
+			return ' '
+		}
+		return -1
+	}, strings.ToValidUTF8(string(b), "\ufffd"))
 	if cut {
 		q += "..."
 	}

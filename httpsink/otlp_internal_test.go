@@ -231,3 +231,18 @@ func FuzzTranscode(f *testing.F) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+func TestQuoteBody(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain JSON keeps its quotes", `{"error":"bad"}`, `{"error":"bad"}`},
+		{"line breaks become spaces", "a\r\nb\tc\n", "a  b c"},
+		{"control characters dropped", "a\x00\x1b[31mb", "a[31mb"},
+		{"invalid UTF-8 replaced", "a\xffb", "a\ufffdb"},
+		{"cut at the limit", strings.Repeat("x", errBodyBytes+10), strings.Repeat("x", errBodyBytes) + "..."},
+		{"a rune cut in half is replaced", strings.Repeat("x", errBodyBytes-1) + "é", strings.Repeat("x", errBodyBytes-1) + "\ufffd..."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, quoteBody([]byte(tc.in)), "quoteBody")
+		})
+	}
+}

@@ -2,14 +2,18 @@ package otlptest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -32,6 +36,14 @@ func TestMain(m *testing.M) {
 // consumer that collects what it accepts.
 func startCollector(t *testing.T) (string, *consumertest.LogsSink) {
 	t.Helper()
+	logs := new(consumertest.LogsSink)
+	return startReceiver(t, logs), logs
+}
+
+// startReceiver starts the OTLP receiver (HTTP only, loopback) in front of
+// next and returns the logs endpoint.
+func startReceiver(t *testing.T, next consumer.Logs) string {
+	t.Helper()
 	// The receiver takes an address, not a listener: find a free port.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err, "reserve a loopback port")
@@ -44,14 +56,13 @@ func startCollector(t *testing.T) (string, *consumertest.LogsSink) {
 	// GRPC stays a default, which the receiver does not start.
 	require.False(t, cfg.Protocols.GRPC.HasValue(), "gRPC must stay off")
 
-	logs := new(consumertest.LogsSink)
-	rcv, err := factory.CreateLogs(context.Background(), receivertest.NewNopSettings(factory.Type()), cfg, logs)
+	rcv, err := factory.CreateLogs(context.Background(), receivertest.NewNopSettings(factory.Type()), cfg, next)
 	require.NoError(t, err, "create the OTLP receiver")
 	require.NoError(t, rcv.Start(context.Background(), componenttest.NewNopHost()), "start the OTLP receiver")
 	t.Cleanup(func() {
 		assert.NoError(t, rcv.Shutdown(context.Background()), "shut the receiver down")
 	})
-	return "http://" + addr + "/v1/logs", logs
+	return "http://" + addr + "/v1/logs"
 }
 
 // attrs turns a pcommon.Map into plain Go values for comparison: int64,
@@ -168,6 +179,45 @@ func TestCollectorSplitBatches(t *testing.T) {
 	assert.Greater(t, len(logs.AllLogs()), 1, "the batch was split across requests")
 	st := q.Stats()
 	assert.Equal(t, uint64(100), st.Delivered, "all counted delivered")
+}
+
+func TestCollectorRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		wantCalls int64 // requests the pipeline saw
+		status    string
+	}{
+		// The receiver answers 503 for a retryable pipeline error: retried.
+		{"retryable", errors.New("exporter queue full"), 3, "503 Service Unavailable"},
+		// ... and 500 for a permanent one (gRPC code Internal): not retried.
+		{"permanent", consumererror.NewPermanent(errors.New("bad data")), 1, `500 Internal Server Error: {"code":13,"message":"Permanent error: bad data"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int64
+			next, err := consumer.NewLogs(func(context.Context, plog.Logs) error {
+				calls.Add(1)
+				return tc.err
+			})
+			require.NoError(t, err, "consumer.NewLogs")
+			endpoint := startReceiver(t, next)
+			sink, err := httpsink.New(endpoint, httpsink.Options{Format: httpsink.OTLP, ServiceName: "svc"})
+			require.NoError(t, err, "httpsink.New")
+			var reported atomic.Value
+			q, err := asynclog.NewQueue(sink, asynclog.Options{MaxAttempts: 3, MinBackoff: time.Millisecond, OnError: func(err error) { reported.Store(err.Error()) }})
+			require.NoError(t, err, "NewQueue")
+			slog.New(asynclog.NewHandler(q, nil)).Info("refused")
+			ferr := q.Flush(context.Background())
+			require.NoError(t, q.Close(), "Close")
+			assert.Error(t, ferr, "Flush reports the lost record")
+			assert.Equal(t, tc.wantCalls, calls.Load(), "requests that reached the pipeline")
+			st := q.Stats()
+			assert.Equal(t, uint64(1), st.Failed, "the record failed")
+			assert.Equal(t, uint64(tc.wantCalls-1), st.Retries, "retries")
+			msg, _ := reported.Load().(string)
+			assert.Contains(t, msg, tc.status, "OnError names the receiver's status")
+		})
+	}
 }
 
 // fixedClock is a zapcore.Clock that always says the same time.
