@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -557,4 +558,41 @@ func TestEarlyAnswerBeforeTheBodyIsSent(t *testing.T) {
 		require.NoError(t, s.Write(context.Background(), []asynclog.Record{small}), "a small batch after the refused one")
 	}
 	assert.Equal(t, []string{"{\"round\":0}\n", "{\"round\":1}\n", "{\"round\":2}\n"}, srv.bodies(), "the small batches arrived intact")
+}
+
+func TestConnectionsAreReused(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	n := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		i := n
+		mu.Unlock()
+		switch i % 3 {
+		case 1:
+			http.Error(w, strings.Repeat("refused ", 4096), http.StatusBadRequest) // a long body the sink must drain
+		case 2:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s := newSink(t, srv.URL, httpsink.Options{})
+	for i := range 9 {
+		_ = s.Write(context.Background(), []asynclog.Record{rec(0, "m", `{"i":`+strconv.Itoa(i)+`}`)})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 9, n, "nine requests")
+	assert.Equal(t, 1, conns, "refusals, retryable errors and successes all leave the connection reusable")
 }
