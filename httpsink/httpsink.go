@@ -372,27 +372,33 @@ func (s *Sink) encode(recs []asynclog.Record) int {
 	return s.encodeNDJSON(recs)
 }
 
-// encoded returns a record's JSON without trailing line ending, or {} for
-// an empty one.
-func encoded(r *asynclog.Record) []byte {
+// encoded returns a record's JSON without its trailing line ending and
+// the number of bytes it takes in a body: an empty one is written as {}.
+func encoded(r *asynclog.Record) ([]byte, int) {
 	b := bytes.TrimRight(r.Encoded, "\r\n")
-	if len(b) == 0 {
-		return emptyObject
-	}
-	return b
+	return b, max(len(b), len(emptyObject))
 }
 
-var emptyObject = []byte("{}")
+// emptyObject stands in for a record with no encoding.
+const emptyObject = "{}"
+
+// appendEncoded appends e, or {} if it is empty.
+func appendEncoded(b, e []byte) []byte {
+	if len(e) == 0 {
+		return append(b, emptyObject...)
+	}
+	return append(b, e...)
+}
 
 func (s *Sink) encodeNDJSON(recs []asynclog.Record) int {
 	b := s.body[:0]
 	n := 0
 	for i := range recs {
-		e := encoded(&recs[i])
-		if n > 0 && len(b)+len(e)+1 > s.maxBody {
+		e, size := encoded(&recs[i])
+		if n > 0 && len(b)+size+1 > s.maxBody {
 			break
 		}
-		b = append(b, e...)
+		b = appendEncoded(b, e)
 		b = append(b, '\n')
 		n++
 	}
@@ -404,14 +410,14 @@ func (s *Sink) encodeArray(recs []asynclog.Record) int {
 	b := append(s.body[:0], '[')
 	n := 0
 	for i := range recs {
-		e := encoded(&recs[i])
-		if n > 0 && len(b)+1+len(e)+1 > s.maxBody {
+		e, size := encoded(&recs[i])
+		if n > 0 && len(b)+1+size+1 > s.maxBody {
 			break
 		}
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, e...)
+		b = appendEncoded(b, e)
 		n++
 	}
 	s.body = append(b, ']')

@@ -596,3 +596,21 @@ func TestConnectionsAreReused(t *testing.T) {
 	assert.Equal(t, 9, n, "nine requests")
 	assert.Equal(t, 1, conns, "refusals, retryable errors and successes all leave the connection reusable")
 }
+
+func TestEmptyEncodingIsAnEmptyObject(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		format httpsink.Format
+		want   string
+	}{
+		{"NDJSON", httpsink.NDJSON, "{}\n{\"a\":1}\n"},
+		{"JSONArray", httpsink.JSONArray, `[{},{"a":1}]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t, nil)
+			s := newSink(t, srv.URL, httpsink.Options{Format: tc.format})
+			require.NoError(t, s.Write(context.Background(), []asynclog.Record{rec(0, "", "\n"), rec(0, "", `{"a":1}`)}), "Write")
+			assert.Equal(t, []string{tc.want}, srv.bodies(), "an empty encoding is sent as {}, so the body stays valid")
+		})
+	}
+}
