@@ -56,6 +56,9 @@
 // builder, but it is a larger dependency built around composing messages,
 // while a digest is one plain-text part this package writes itself.
 //
+// One cost of go-smtp: the client always greets with EHLO localhost, since
+// its STARTTLS path gives no way to set the name before the upgrade.
+//
 //	sink, err := mailsink.New(mailsink.Options{
 //		Addr:     "smtp.example.com:587",
 //		From:     "Alerts <alerts@example.com>",
