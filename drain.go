@@ -288,29 +288,43 @@ func (q *queue) deliver(recs []Record, notices int) outcome {
 			return outcome{delivered: n, fellBack: n}
 		}
 		q.report(fmt.Errorf("asynclog: fallback sink: %w", ferr))
+		var partial *PartialError
+		if errors.As(ferr, &partial) {
+			rej := min(max(partial.Rejected, 0), n)
+			return outcome{delivered: n - rej, fellBack: n - rej, failed: rej,
+				err: fmt.Errorf("asynclog: fallback refused %d of %d records: %w", rej, n, errors.Join(err, ferr))}
+		}
 		err = errors.Join(err, fmt.Errorf("fallback: %w", ferr))
 	}
 	return outcome{failed: n, err: fmt.Errorf("asynclog: gave up on %d records: %w", n, err)}
 }
 
-// retryWait waits d before a retry. It reports false if Shutdown has aborted,
-// or if the wait would run past the deadline of a Shutdown in progress.
+// retryWait waits d before a retry. It reports false if Shutdown has
+// aborted, or if the wait would run past the deadline of a Shutdown in
+// progress, including one that begins while it waits.
 func (q *queue) retryWait(d time.Duration) bool {
-	q.mu.Lock()
-	sctx := q.shutdownCtx
-	q.mu.Unlock()
-	if sctx != nil {
-		if dl, ok := sctx.Deadline(); ok && time.Now().Add(d).After(dl) {
-			return false
-		}
-	}
+	end := time.Now().Add(d)
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-q.abortCtx.Done():
-		return false
+	stopping := q.stopping0
+	for {
+		q.mu.Lock()
+		sctx := q.shutdownCtx
+		q.mu.Unlock()
+		if sctx != nil {
+			if dl, ok := sctx.Deadline(); ok && end.After(dl) {
+				return false
+			}
+			stopping = nil // seen: nothing more to learn from it
+		}
+		select {
+		case <-t.C:
+			return true
+		case <-q.abortCtx.Done():
+			return false
+		case <-stopping:
+			// Shutdown began: look at its deadline.
+		}
 	}
 }
 
@@ -521,6 +535,7 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 	if first {
 		q.stopping = true
 		q.shutdownCtx = ctx
+		close(q.stopping0)
 		if q.waiting {
 			q.waiting = false
 			select {

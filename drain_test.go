@@ -455,3 +455,49 @@ func TestShutdownWithDoneCtxOnIdleQueue(t *testing.T) {
 	cancel()
 	assert.NoError(t, q.Shutdown(ctx), "an idle queue loses nothing even with a done ctx")
 }
+
+// TestShutdownDuringRetryBackoff: a Shutdown that begins while the consumer
+// already waits out a long retry delay gives the batch up at once rather
+// than sitting out its whole deadline.
+func TestShutdownDuringRetryBackoff(t *testing.T) {
+	attempted := make(chan struct{}, 1)
+	sink := asynclog.SinkFunc(func(context.Context, []asynclog.Record) error {
+		select {
+		case attempted <- struct{}{}:
+		default:
+		}
+		return asynclog.RetryAfter(errors.New("later"), time.Hour)
+	})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{MaxBackoff: time.Hour, OnError: func(error) {}})
+	require.NoError(t, err)
+	slog.New(asynclog.NewHandler(q, nil)).Info("rec")
+	<-attempted // the consumer now waits an hour before its retry
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = q.Shutdown(ctx)
+	assert.Less(t, time.Since(start), 2*time.Second, "gave the batch up at once")
+	require.Error(t, err, "the lost record is reported")
+	assert.NotErrorIs(t, err, context.DeadlineExceeded, "not by running into the deadline")
+	assert.Equal(t, uint64(1), q.Stats().Failed)
+	checkIdentity(t, q.Stats())
+}
+
+// TestFallbackPartial: records a fallback took count as delivered (and fell
+// back), those it refused as failed.
+func TestFallbackPartial(t *testing.T) {
+	fallback := asynclog.SinkFunc(func(_ context.Context, b []asynclog.Record) error {
+		return asynclog.Partial(errors.New("two refused"), 2)
+	})
+	q, err := asynclog.NewQueue(asynclog.SinkFunc(func(context.Context, []asynclog.Record) error {
+		return asynclog.Permanent(errors.New("down"))
+	}), asynclog.Options{Fallback: fallback, BatchSize: 10, FlushInterval: time.Hour, OnError: func(error) {}})
+	require.NoError(t, err)
+	logN(slog.New(asynclog.NewHandler(q, nil)), slog.LevelInfo, 0, 10)
+	require.Error(t, q.Close(), "the two refused records are reported")
+	s := q.Stats()
+	assert.Equal(t, uint64(8), s.Delivered)
+	assert.Equal(t, uint64(8), s.FellBack)
+	assert.Equal(t, uint64(2), s.Failed)
+	checkIdentity(t, s)
+}

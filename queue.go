@@ -121,6 +121,7 @@ type queue struct {
 	abortCtx    context.Context
 	abort       context.CancelFunc
 	shutdownCtx context.Context // the first Shutdown's ctx, for the sink's Close
+	stopping0   chan struct{}   // closed when Shutdown begins, for a retry's wait
 	shutdownErr error
 	done        chan struct{} // closed when the consumer exits
 
@@ -128,7 +129,7 @@ type queue struct {
 	wctx         context.Context // see writeCtx
 	wcancel      context.CancelFunc
 	wctxDeadline time.Time
-	wg          sync.WaitGroup
+	wg           sync.WaitGroup
 
 	reportMu sync.Mutex // guards the default OnError's rate limit
 	lastLine time.Time
@@ -152,6 +153,8 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 		ring: newRing(o.Size),
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
+
+		stopping0: make(chan struct{}),
 	}
 	q.abortCtx, q.abort = context.WithCancel(context.Background())
 	q.wg.Add(1)
