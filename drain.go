@@ -23,13 +23,8 @@ var (
 // maxFailErrs bounds the errors a Flush can report; the rest are counted.
 const maxFailErrs = 8
 
-// spinYields is how many times the idle consumer yields before it parks;
-// lingerYields, how many more times it yields once records have arrived,
-// so that a few gather into one batch.
-const (
-	spinYields   = 50
-	lingerYields = 0
-)
+// spinYields is how many times the idle consumer yields before it parks.
+const spinYields = 50
 
 // shutdownGrace is how long Shutdown waits for the consumer after it has
 // cancelled the Write in flight at its deadline. A sink that honours ctx
@@ -206,11 +201,6 @@ func (q *queue) sleepLocked(wakeAt int, until time.Time, timer **time.Timer) {
 		// which wakes nobody.
 		for i := 0; i < spinYields && len(q.wake) == 0; i++ {
 			runtime.Gosched()
-		}
-		if len(q.wake) > 0 {
-			for i := 0; i < lingerYields; i++ {
-				runtime.Gosched()
-			}
 		}
 	}
 	var tc <-chan time.Time
