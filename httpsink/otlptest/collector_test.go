@@ -191,7 +191,7 @@ func TestCollectorRefusals(t *testing.T) {
 		// The receiver answers 503 for a retryable pipeline error: retried.
 		{"retryable", errors.New("exporter queue full"), 3, "503 Service Unavailable"},
 		// ... and 500 for a permanent one (gRPC code Internal): not retried.
-		{"permanent", consumererror.NewPermanent(errors.New("bad data")), 1, `500 Internal Server Error: {"code":13,"message":"Permanent error: bad data"}`},
+		{"permanent", consumererror.NewPermanent(errors.New("bad data")), 1, "500 Internal Server Error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int64
@@ -216,6 +216,10 @@ func TestCollectorRefusals(t *testing.T) {
 			assert.Equal(t, uint64(tc.wantCalls-1), st.Retries, "retries")
 			msg, _ := reported.Load().(string)
 			assert.Contains(t, msg, tc.status, "OnError names the receiver's status")
+			if tc.wantCalls == 1 {
+				// protojson varies its spacing on purpose: match the words only.
+				assert.Contains(t, msg, "Permanent error: bad data", "OnError quotes the receiver's body")
+			}
 		})
 	}
 }
