@@ -23,8 +23,13 @@ var (
 // maxFailErrs bounds the errors a Flush can report; the rest are counted.
 const maxFailErrs = 8
 
-// spinYields is how many times the idle consumer yields before it parks.
-const spinYields = 50
+// The idle consumer polls for entries spinPolls times, yielding the
+// processor every pollsPerYield polls, before it takes the lock and, finding
+// nothing, parks.
+const (
+	spinPolls     = 50 * 16
+	pollsPerYield = 16
+)
 
 // shutdownGrace is how long Shutdown waits for the consumer after it has
 // cancelled the Write in flight at its deadline. A sink that honours ctx
@@ -51,6 +56,9 @@ func (q *queue) run() {
 	var done outcome // the last batch's, settled under the next lock
 
 	for {
+		if o.FlushInterval == 0 && o.MinInterval == 0 {
+			q.spin()
+		}
 		q.mu.Lock()
 		q.settleLocked(&done)
 		var sentinel *flushReq
@@ -193,16 +201,6 @@ func (q *queue) sleepLocked(wakeAt int, until time.Time, timer **time.Timer) {
 	q.waiting = true
 	q.wakeAt = wakeAt
 	q.mu.Unlock()
-	if until.IsZero() {
-		// Idle: yield a few times before parking. Under a steady stream,
-		// a consumer that parks after every batch makes each log call pay
-		// for waking it (a futex call), which costs more than encoding the
-		// record. A nudge meanwhile is a send on the buffered wake channel,
-		// which wakes nobody.
-		for i := 0; i < spinYields && len(q.wake) == 0; i++ {
-			runtime.Gosched()
-		}
-	}
 	var tc <-chan time.Time
 	if !until.IsZero() {
 		d := time.Until(until)
@@ -223,6 +221,28 @@ func (q *queue) sleepLocked(wakeAt int, until time.Time, timer **time.Timer) {
 	}
 	q.mu.Lock()
 	q.waiting = false
+}
+
+// spin yields the processor a few times, without the lock, until entries
+// arrive or Shutdown begins, before the consumer takes the lock to look
+// for work (and, finding none, parks). Under a steady stream, a consumer
+// that parks after every batch makes each log call pay for waking it (a
+// futex call), and one that takes the lock to look makes the log calls
+// wait for it; both cost more than encoding the record.
+func (q *queue) spin() {
+	for i := 1; i <= spinPolls; i++ {
+		if q.pending.Load() > 0 {
+			return
+		}
+		if i%pollsPerYield == 0 {
+			select {
+			case <-q.stopping0:
+				return
+			default:
+				runtime.Gosched()
+			}
+		}
+	}
 }
 
 // flushErrLocked returns the failures since the previous Flush reply and
