@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -101,9 +100,8 @@ type queue struct {
 	mu       sync.Mutex
 	ring     []entry // circular; len(ring) >= Size, more only for sentinels
 	head     int
-	n        int          // entries in ring (records and sentinels)
-	pending  atomic.Int64 // n, published for the idle consumer's spin
-	records  int          // records in ring
+	n        int // entries in ring (records and sentinels)
+	records  int // records in ring
 	stopping bool
 	stalled  bool // a wait for room timed out: drop without waiting until there is room
 
@@ -287,7 +285,6 @@ func (q *queue) pushLocked(rec Record, flush *flushReq) {
 	}
 	e := &q.ring[i]
 	q.n++
-	q.pending.Store(int64(q.n))
 	if flush != nil {
 		e.flush = flush
 	} else {
@@ -334,7 +331,6 @@ func (q *queue) evictOldestLocked() bool {
 		q.ring[q.head] = entry{b: e.b[:0]}
 		q.head = (q.head + 1) % size
 		q.n--
-		q.pending.Store(int64(q.n))
 		q.records--
 		q.dropLocked(e.rec.Level)
 		return true
@@ -362,7 +358,6 @@ func (q *queue) popLocked(spare []byte) entry {
 		q.head = 0
 	}
 	q.n--
-	q.pending.Store(int64(q.n))
 	if e.flush == nil {
 		q.records--
 	}
