@@ -99,7 +99,7 @@ func (q *queue) run() {
 		}
 
 		if sentinel != nil {
-			err := q.flushErrLocked()
+			err := q.flushErrLocked(sentinel.keep)
 			q.mu.Unlock()
 			sentinel.done <- err
 			continue
@@ -220,9 +220,9 @@ func (q *queue) sleepLocked(wakeAt int, until time.Time, timer **time.Timer) {
 	q.waiting = false
 }
 
-// flushErrLocked returns the failures since the previous Flush reply and
-// forgets them.
-func (q *queue) flushErrLocked() error {
+// flushErrLocked returns the failures since the previous Flush reply and,
+// unless keep, forgets them.
+func (q *queue) flushErrLocked(keep bool) error {
 	if q.nFailErr == 0 {
 		return nil
 	}
@@ -230,7 +230,9 @@ func (q *queue) flushErrLocked() error {
 	if extra := q.nFailErr - len(q.failErrs); extra > 0 {
 		err = fmt.Errorf("%w\n(and %d more failed batches)", err, extra)
 	}
-	q.failErrs, q.nFailErr = nil, 0
+	if !keep {
+		q.failErrs, q.nFailErr = nil, 0
+	}
 	return err
 }
 
@@ -361,7 +363,7 @@ func (q *queue) finish() {
 	}
 	q.mu.Lock()
 	ctx := q.shutdownCtx
-	if err := q.flushErrLocked(); err != nil {
+	if err := q.flushErrLocked(false); err != nil {
 		// Records given up on since the last Flush: Shutdown's result,
 		// the same for every caller.
 		q.shutdownErr = errors.Join(q.shutdownErr, err)
@@ -446,16 +448,19 @@ func (q *queue) noticeLocked() Record {
 // result. Flush is safe to call concurrently, and never drops its
 // sentinel, whatever OnFull says.
 func (pub *Queue) Flush(ctx context.Context) error {
-	return pub.q.flush(ctx)
+	return pub.q.flush(ctx, false)
 }
 
-func (q *queue) flush(ctx context.Context) error {
+// flush sends a sentinel and waits for its reply. With keep, the failures
+// it reports stay for the next Flush too: a synchronous record's wait must
+// not take the errors that the program's own Flush or Close should return.
+func (q *queue) flush(ctx context.Context, keep bool) error {
 	q.mu.Lock()
 	if q.stopping {
 		q.mu.Unlock()
 		return q.waitDone(ctx)
 	}
-	req := &flushReq{done: make(chan error, 1)}
+	req := &flushReq{done: make(chan error, 1), keep: keep}
 	q.pushLocked(Record{}, req)
 	q.mu.Unlock()
 	select {

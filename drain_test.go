@@ -501,3 +501,25 @@ func TestFallbackPartial(t *testing.T) {
 	assert.Equal(t, uint64(2), s.Failed)
 	checkIdentity(t, s)
 }
+
+// TestSyncRecordLeavesFailuresForFlush: the wait of a synchronous record
+// reports earlier failures but leaves them for the program's own Flush.
+func TestSyncRecordLeavesFailuresForFlush(t *testing.T) {
+	boom := errors.New("boom")
+	sink := asynclog.SinkFunc(func(_ context.Context, b []asynclog.Record) error {
+		for _, r := range b {
+			if r.Message == "lost" {
+				return asynclog.Permanent(boom)
+			}
+		}
+		return nil
+	})
+	q := newQueue(t, sink, asynclog.Options{OnError: func(error) {}})
+	h := asynclog.NewHandler(q, nil)
+	l := slog.New(h)
+	l.Info("lost")
+	err := h.Handle(context.Background(), slog.NewRecord(time.Now(), slog.LevelError+4, "fatal", 0))
+	assert.ErrorIs(t, err, boom, "the synchronous record's wait reports the failure")
+	assert.ErrorIs(t, q.Flush(context.Background()), boom, "and leaves it for the program's Flush")
+	assert.NoError(t, q.Flush(context.Background()), "which takes it")
+}

@@ -29,7 +29,7 @@ func (q *queue) log(rec Record, sync bool) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
 	defer cancel()
-	return q.flush(ctx)
+	return q.flush(ctx, true)
 }
 
 // zapLevel maps a zap level onto the slog scale: Debug -4, Info 0, Warn 4,
@@ -111,7 +111,7 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 func (c *core) Sync() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.q.q.opts.CloseTimeout)
 	defer cancel()
-	return c.q.q.flush(ctx)
+	return c.q.q.flush(ctx, false)
 }
 
 // encBuf is a pooled buffer holding one slog record's encoding.

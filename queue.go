@@ -69,6 +69,7 @@ const maxKeptBuf = 64 << 10
 // consumer never blocks on a caller that gave up.
 type flushReq struct {
 	done chan error
+	keep bool // report the failures but leave them for the next Flush
 }
 
 // droppedTally counts dropped records by level since the last notice.
