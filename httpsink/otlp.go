@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/asynclog/asynclog"
+	"github.com/asynclog/asynclog/internal/jsonenc"
 )
 
 // scopeName is the instrumentation scope of every OTLP log record.
@@ -121,7 +122,7 @@ func appendResource(b []byte, attrs []slog.Attr) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"key":`...)
-		b = appendString(b, a.Key)
+		b = jsonenc.AppendString(b, a.Key)
 		b = append(b, `,"value":`...)
 		b = appendSlogValue(b, a.Value, 0)
 		b = append(b, '}')
@@ -135,7 +136,7 @@ func appendSlogValue(b []byte, v slog.Value, depth int) []byte {
 	switch v.Kind() {
 	case slog.KindString:
 		b = append(b, `{"stringValue":`...)
-		b = appendString(b, v.String())
+		b = jsonenc.AppendString(b, v.String())
 	case slog.KindInt64:
 		b = append(b, `{"intValue":"`...)
 		b = strconv.AppendInt(b, v.Int64(), 10)
@@ -187,7 +188,7 @@ func appendSlogValue(b []byte, v slog.Value, depth int) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"key":`...)
-			b = appendString(b, a.Key)
+			b = jsonenc.AppendString(b, a.Key)
 			b = append(b, `,"value":`...)
 			b = appendSlogValue(b, a.Value, depth+1)
 			b = append(b, '}')
@@ -195,7 +196,7 @@ func appendSlogValue(b []byte, v slog.Value, depth int) []byte {
 		b = append(b, "]}"...)
 	default:
 		b = append(b, `{"stringValue":`...)
-		b = appendString(b, v.String())
+		b = jsonenc.AppendString(b, v.String())
 	}
 	return append(b, '}')
 }
@@ -240,7 +241,7 @@ func (e *otlpEncoder) appendLogRecord(b []byte, r *asynclog.Record) []byte {
 	b = append(b, `"severityNumber":`...)
 	b = strconv.AppendInt(b, int64(severityNumber(r.Level)), 10)
 	b = append(b, `,"body":{"stringValue":`...)
-	b = appendString(b, r.Message)
+	b = jsonenc.AppendString(b, r.Message)
 	b = append(b, `},"attributes":[`...)
 	mark := len(b)
 	t := transcoder{in: bytes.TrimRight(r.Encoded, "\r\n"), out: b, levelKey: e.levelKey, omit: e.omit}
@@ -253,7 +254,7 @@ func (e *otlpEncoder) appendLogRecord(b []byte, r *asynclog.Record) []byte {
 		// Not the JSON object this sink expects (a console encoder, say):
 		// keep the record whole under the semantic-convention name.
 		b = append(b[:mark], `{"key":"log.record.original","value":{"stringValue":`...)
-		b = appendString(b, string(t.in))
+		b = jsonenc.AppendString(b, string(t.in))
 		b = append(b, "}}"...)
 		t.level = nil
 	}
@@ -261,7 +262,7 @@ func (e *otlpEncoder) appendLogRecord(b []byte, r *asynclog.Record) []byte {
 	if t.level != nil {
 		b = append(b, t.level...)
 	} else {
-		b = appendString(b, r.Level.String())
+		b = jsonenc.AppendString(b, r.Level.String())
 	}
 	return append(b, '}')
 }
@@ -675,47 +676,4 @@ func parsePartialSuccess(body []byte) (rejected int, msg string) {
 		rejected = int(min(n, math.MaxInt32))
 	}
 	return rejected, ps.ErrorMessage
-}
-
-// appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				const hex = "0123456789abcdef"
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -183,15 +183,6 @@ func TestResourceValueTypes(t *testing.T) {
 		string(b), "typed resource values")
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", "q\"b\\", "\n\r\t\x01\x1f", "é漢字🙂", "bad\xffutf8", "</script>"} {
-		b := appendString(nil, s)
-		var back string
-		require.NoError(t, json.Unmarshal(b, &back), "valid JSON for %q: %s", s, b)
-		assert.Equal(t, strings.ToValidUTF8(s, "\ufffd"), back, "round trip of %q", s)
-	}
-}
-
 func TestEncodeDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
