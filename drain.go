@@ -242,16 +242,30 @@ func (q *queue) deliver(recs []Record, notices int) outcome {
 	o := q.opts
 	n := len(recs) - notices
 	var err error
+	done := 0 // records of the batch the sink said it delivered before failing
 	for attempt := 1; ; attempt++ {
 		err = q.write(q.sink, recs)
 		if err == nil {
 			return outcome{delivered: n}
 		}
+		var dl *DeliveredError
+		if errors.As(err, &dl) && dl.N > 0 {
+			k := min(dl.N, len(recs))
+			// Notices come first in recs; they are not counted.
+			counted := max(0, k-notices)
+			notices = max(0, notices-k)
+			done += counted
+			n -= counted
+			recs = recs[k:]
+			if len(recs) == 0 {
+				return outcome{delivered: done}
+			}
+		}
 		var partial *PartialError
 		if errors.As(err, &partial) {
 			rej := min(max(partial.Rejected, 0), n)
 			q.report(fmt.Errorf("asynclog: sink refused %d of %d records: %w", rej, n, err))
-			return outcome{delivered: n - rej, failed: rej, err: err}
+			return outcome{delivered: done + n - rej, failed: rej, err: err}
 		}
 		q.report(fmt.Errorf("asynclog: write batch of %d records (attempt %d of %d): %w", n, attempt, o.MaxAttempts, err))
 		if IsPermanent(err) || attempt >= o.MaxAttempts || q.abortCtx.Err() != nil {
@@ -272,18 +286,18 @@ func (q *queue) deliver(recs []Record, notices int) outcome {
 	if o.Fallback != nil && q.abortCtx.Err() == nil {
 		ferr := q.write(o.Fallback, recs)
 		if ferr == nil {
-			return outcome{delivered: n, fellBack: n}
+			return outcome{delivered: done + n, fellBack: n}
 		}
 		q.report(fmt.Errorf("asynclog: fallback sink: %w", ferr))
 		var partial *PartialError
 		if errors.As(ferr, &partial) {
 			rej := min(max(partial.Rejected, 0), n)
-			return outcome{delivered: n - rej, fellBack: n - rej, failed: rej,
+			return outcome{delivered: done + n - rej, fellBack: n - rej, failed: rej,
 				err: fmt.Errorf("asynclog: fallback refused %d of %d records: %w", rej, n, errors.Join(err, ferr))}
 		}
 		err = errors.Join(err, fmt.Errorf("fallback: %w", ferr))
 	}
-	return outcome{failed: n, err: fmt.Errorf("asynclog: gave up on %d records: %w", n, err)}
+	return outcome{delivered: done, failed: n, err: fmt.Errorf("asynclog: gave up on %d %s: %w", n, plural(n, "record", "records"), err)}
 }
 
 // retryWait waits d before a retry. It reports false if Shutdown has

@@ -523,3 +523,34 @@ func TestSyncRecordLeavesFailuresForFlush(t *testing.T) {
 	assert.ErrorIs(t, q.Flush(context.Background()), boom, "and leaves it for the program's Flush")
 	assert.NoError(t, q.Flush(context.Background()), "which takes it")
 }
+
+// TestDeliveredBeforeFailure: a sink that says it delivered the first
+// records of a batch before a retryable failure gets only the rest again,
+// and those records count once as Delivered, never as Failed, and never go
+// to the fallback.
+func TestDeliveredBeforeFailure(t *testing.T) {
+	sink := newRecSink()
+	fallback := newRecSink()
+	var calls atomic.Int32
+	s := asynclog.SinkFunc(func(ctx context.Context, batch []asynclog.Record) error {
+		c := calls.Add(1)
+		if c == 1 {
+			_ = sink.Write(ctx, batch[:3])
+			return asynclog.Delivered(errors.New("503 after 3"), 3)
+		}
+		return asynclog.Permanent(errors.New("gone"))
+	})
+	q := newQueue(t, s, asynclog.Options{BatchSize: 10, FlushInterval: time.Hour, MinBackoff: time.Millisecond, Fallback: fallback})
+	l := slog.New(asynclog.NewHandler(q, nil))
+	for i := range 10 {
+		l.Info("rec", "i", i)
+	}
+	_ = q.Flush(context.Background())
+	require.NoError(t, q.Close())
+	assert.Len(t, sink.all(), 3, "the first three reached the sink once")
+	assert.Len(t, fallback.all(), 7, "only the seven the sink did not deliver went to the fallback")
+	st := q.Stats()
+	assert.Equal(t, uint64(10), st.Delivered, "3 by the sink and 7 by the fallback")
+	assert.Equal(t, uint64(7), st.FellBack)
+	assert.Equal(t, uint64(0), st.Failed)
+}

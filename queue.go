@@ -178,6 +178,10 @@ func newRing(n int) []entry {
 	return ring
 }
 
+// Options returns the queue's options with every default filled in, as
+// NewQueue resolved them: for metrics (the capacity) and for tests.
+func (pub *Queue) Options() Options { return pub.q.opts }
+
 // Stats returns a snapshot of the queue's counters.
 func (pub *Queue) Stats() Stats {
 	q := pub.q

@@ -32,6 +32,12 @@ type Record struct {
 //
 // A Write error is retried unless it is wrapped with [Permanent] or
 // [Partial]; [RetryAfter] asks for a minimum wait before the next attempt.
+// A sink that got the first records of the batch to the destination before
+// it failed says how many with [Delivered]: those count as Delivered and are
+// neither retried nor given to the fallback; only the rest are.
+//
+// Delivery is at least once: a destination that kept a batch but whose
+// answer was lost (a reset connection, a timeout) gets it again on retry.
 //
 // A Sink that also implements Close(ctx context.Context) error is closed
 // once by [Queue.Shutdown], after the last batch.
@@ -156,6 +162,43 @@ func Partial(err error, rejected int) error {
 		rejected = 0
 	}
 	return &PartialError{Err: err, Rejected: rejected}
+}
+
+// DeliveredError reports that the first N records of a batch reached the
+// destination before Err stopped the rest. [Delivered] makes one.
+type DeliveredError struct {
+	Err error
+	N   int
+}
+
+func (e *DeliveredError) Error() string {
+	return fmt.Sprintf("%v (after %d %s delivered)", e.Err, e.N, plural(e.N, "record", "records"))
+}
+
+func (e *DeliveredError) Unwrap() error { return e.Err }
+
+// Delivered reports that the first n records of the batch, in order, were
+// delivered before err. The queue counts them as Delivered and treats the
+// rest of the batch as err says: retried (only the rest is written again),
+// after RetryAfter's delay if err carries one, or given up on if err is
+// [Permanent] or the attempts run out, in which case only the rest goes to
+// the fallback sink. n is clamped to the batch. Delivered(nil, n) is nil.
+func Delivered(err error, n int) error {
+	if err == nil {
+		return nil
+	}
+	if n < 0 {
+		n = 0
+	}
+	return &DeliveredError{Err: err, N: n}
+}
+
+// plural returns one if n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // closeSink closes s if it has a Close(ctx) method.
