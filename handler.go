@@ -476,3 +476,11 @@ func (s *encoder) appendAny(a any) {
 	}
 	s.b = b
 }
+
+// logRaw is log for a record whose Message is still inside Encoded (the
+// io.Writer front end): the message is found by writerMessage. The
+// in-memory core will do that on the consumer, off the log call.
+func (q *queue) logRaw(rec Record, sync bool) error {
+	rec.Message = writerMessage(rec.Encoded)
+	return q.log(rec, sync)
+}
