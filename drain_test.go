@@ -105,7 +105,7 @@ func TestShutdownSinkIgnoringCtx(t *testing.T) {
 	err = q.Shutdown(ctx)
 	assert.Less(t, time.Since(start), 2*time.Second, "bounded")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Contains(t, err.Error(), "ignored cancellation")
+	assert.Contains(t, err.Error(), "had not returned from its cancelled Write")
 	checkIdentity(t, q.Stats())
 	gate.open() // now the consumer can finish
 	err = q.Shutdown(context.Background())
@@ -123,7 +123,7 @@ func TestCloseTwiceAndLogAfter(t *testing.T) {
 	require.NoError(t, q.Close())
 	require.NoError(t, q.Close())
 	l.Info("after")
-	assert.NoError(t, q.Flush(context.Background()), "Flush after Close reports the drain's result")
+	assert.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrClosed, "Flush after Close")
 	assert.Equal(t, 1, sink.closeCount(), "sink closed once")
 	s := q.Stats()
 	assert.Equal(t, uint64(2), s.Enqueued)
@@ -444,7 +444,7 @@ func TestSyncRecordAfterStall(t *testing.T) {
 	gate.open()
 	<-logged
 	assert.Contains(t, sink.messages(), "fatal", "delivered before the call returned")
-	require.NoError(t, q.Close())
+	require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "Close reports the record dropped before it")
 }
 
 // TestShutdownWithDoneCtxOnIdleQueue: nothing to lose, nothing reported.

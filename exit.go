@@ -2,6 +2,8 @@ package asynclog
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"sync"
@@ -94,18 +96,25 @@ func drainAndReraise(sig os.Signal) {
 	}
 }
 
-// drainRegistered shuts down every registered queue at once, each bounded
-// by its CloseTimeout, and waits for them all.
-func drainRegistered() {
+// registered returns the hooked queues.
+func registered() []*queue {
 	h := &exitHooks
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	qs := make([]*queue, 0, len(h.queues))
 	for q := range h.queues {
 		qs = append(qs, q)
 	}
-	h.mu.Unlock()
+	return qs
+}
+
+// drainRegistered shuts down every registered queue at once, each bounded
+// by its CloseTimeout, and waits for them all. A queue that could not
+// deliver everything says how many records it lost on stderr (Shutdown's
+// abandonment does), whatever OnError is: the process is about to end.
+func drainRegistered() {
 	var wg sync.WaitGroup
-	for _, q := range qs {
+	for _, q := range registered() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -117,14 +126,39 @@ func drainRegistered() {
 	wg.Wait()
 }
 
+// flushRegistered flushes every registered queue at once, each bounded by
+// its CloseTimeout: zap's Fatal calls it before zap exits the process. It
+// flushes rather than shuts down because a Fatal hook that does not exit
+// (zap.WithFatalHook) leaves the program running. What a queue still held
+// at its bound is said on stderr.
+func flushRegistered() {
+	var wg sync.WaitGroup
+	for _, q := range registered() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
+			defer cancel()
+			if err := q.flush(ctx, true); errors.Is(err, context.DeadlineExceeded) {
+				q.mu.Lock()
+				n := q.ring.n + q.inflight + len(q.waiters)
+				q.mu.Unlock()
+				fmt.Fprintf(os.Stderr, "asynclog: exit: %d %s still queued at CloseTimeout (%v) and lost\n", n, plural(n, "record", "records"), q.opts.CloseTimeout)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // Exit drains every queue whose Options.ExitHook is set (each bounded by its
 // CloseTimeout), then calls os.Exit(code). Use it instead of os.Exit in a
 // program that relies on the exit hook.
 //
 // What Go cannot do: nothing runs when main returns, and os.Exit, log.Fatal
 // and a crash skip every hook. So `defer q.Close()` in main stays the main
-// path; the hook covers SIGINT, SIGTERM, zap's Fatal (written
-// synchronously in any case) and Exit.
+// path; the hook covers SIGINT, SIGTERM, zap's Fatal (which flushes every
+// hooked queue before zap exits) and Exit. Whatever a queue could not
+// deliver within its CloseTimeout is counted and said on stderr.
 func Exit(code int) {
 	drainRegistered()
 	os.Exit(code)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -67,7 +68,9 @@ func TestMemoryBoundedUnderBlockedSink(t *testing.T) {
 			assert.Equal(t, st.Enqueued, st.Delivered+st.Dropped+st.Failed+uint64(st.Queued), "Enqueued = Delivered + Dropped + Failed + Queued: %+v", st)
 
 			blocked.Release()
-			require.NoError(t, q.Flush(context.Background()), "Flush once the sink is released")
+			err = q.Flush(context.Background())
+			require.ErrorIs(t, err, asynclog.ErrDropped, "Flush once the sink is released reports the drops")
+			assert.Contains(t, err.Error(), strconv.FormatUint(st.Dropped, 10), "with their count")
 			require.NoError(t, q.Close(), "Close")
 			st = q.Stats()
 			assert.Equal(t, uint64(size+1), st.Delivered, "the first record and the Size queued ones are delivered: %+v", st)

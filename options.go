@@ -11,15 +11,19 @@ import (
 type Overflow int
 
 const (
-	// Block makes the caller wait for room, so nothing is lost. The wait is
-	// bounded by Options.BlockTimeout: a dead sink costs the application one
-	// such wait, after which records are dropped (and counted) without
-	// waiting until the queue has room again.
+	// Block makes the caller wait for room, so nothing is lost while the
+	// sink makes progress. Waiting calls are served in arrival order. The
+	// wait runs out only after Options.BlockTimeout with no record leaving
+	// the queue: a dead sink costs the application one such wait, after
+	// which records are dropped (and counted) without waiting until a record
+	// leaves the queue again.
 	Block Overflow = iota
-	// DropNewest never makes the caller wait: the new record is dropped.
+	// DropNewest never makes the caller wait: the new record is dropped,
+	// unless it is at KeepLevel or above, when the oldest record below
+	// KeepLevel is dropped to make room for it.
 	DropNewest
-	// DropOldest never makes the caller wait: the oldest queued record is
-	// dropped to make room for the new one.
+	// DropOldest never makes the caller wait: the oldest queued record below
+	// KeepLevel is dropped to make room for the new one.
 	DropOldest
 )
 
@@ -42,11 +46,21 @@ func (o Overflow) String() string {
 type Options struct {
 	// Size is the number of records the queue holds. Default 4096.
 	Size int
+	// MaxBytes bounds the bytes of the queued records' encodings, alongside
+	// Size: the queue is full when either is reached. Default 16 MiB. The
+	// batch being written is copied out of the queue and held beside it (at
+	// most 1 MiB, or one record). A record longer than MaxBytes is never
+	// queued: it is dropped and counted like any drop, at its level.
+	MaxBytes int
 	// OnFull says what a log call does when the queue is full. Default Block.
 	OnFull Overflow
-	// KeepLevel: in the drop modes, records at or above this level are not
-	// dropped but wait for room (bounded by BlockTimeout). nil means
-	// slog.LevelError.
+	// KeepLevel: records at or above this level are never dropped to make
+	// room while a lower record could be: in the drop modes a kept record
+	// that finds the queue full evicts the oldest lower record, whatever
+	// the consumer is doing (MinInterval included); only if every queued
+	// record is kept does it wait for room (bounded like Block). In Block
+	// mode, a kept record whose wait ran out evicts a lower one rather than
+	// being dropped. nil means slog.LevelError.
 	KeepLevel slog.Leveler
 	// BatchSize is the most records per Sink.Write. Default 256.
 	BatchSize int
@@ -54,9 +68,11 @@ type Options struct {
 	// batches fill by themselves while the sink is busy); > 0 waits up to
 	// this long after the first record for a batch to fill.
 	FlushInterval time.Duration
-	// MinInterval is the least time between the starts of two batches, a
-	// rate limit (one email a minute). Records gather meanwhile. Flush and
-	// Shutdown do not wait for it. 0: no limit.
+	// MinInterval is a rate limit (one email a minute): the next batch's
+	// Write starts at least this long after the previous Write returned, so
+	// the sink sees at least this much time between the starts of two
+	// batches. Records gather meanwhile. Flush and Shutdown do not wait for
+	// it. 0: no limit.
 	MinInterval time.Duration
 	// OnError receives sink errors, recovered panics and drop reports. It is
 	// called from the consumer goroutine, never from a log call, and must
@@ -71,18 +87,22 @@ type Options struct {
 	// of records at SyncLevel, and the exit hook's drain. Default 5s.
 	CloseTimeout time.Duration
 
-	// BlockTimeout bounds how long a log call waits for room (in Block mode,
-	// and for kept levels in the drop modes). Default 2s. When it runs out
-	// the record is dropped and counted, and later records are dropped
-	// without waiting until the queue has room again.
+	// BlockTimeout bounds how long a log call waits for room with no
+	// record leaving the queue (in Block mode, and for kept levels when
+	// every queued record is kept). Default 2s. The bound restarts whenever
+	// a record leaves the queue, so a slow sink only slows the caller. When
+	// it runs out the record is dropped and counted, and later records are
+	// dropped without waiting until a record leaves the queue again.
 	BlockTimeout time.Duration
 	// SyncLevel: records at or above it are written synchronously: the log
 	// call returns once the record and everything queued before it is
 	// delivered (bounded by CloseTimeout). nil means above Error
 	// (slog.LevelError+1), which covers zap's DPanic, Panic and Fatal.
 	SyncLevel slog.Leveler
-	// WriteTimeout bounds each Sink.Write: its ctx has this deadline.
-	// Default 30s.
+	// WriteTimeout bounds each Sink.Write: its ctx has a deadline at most
+	// WriteTimeout and at least WriteTimeout/2 away (one context serves
+	// successive Writes while it has more than half its time left, so that
+	// a busy queue does not make one per batch). Default 30s.
 	WriteTimeout time.Duration
 	// MaxAttempts is the number of Write attempts for one batch, the first
 	// included. Default 5; 1 means no retries.
@@ -100,6 +120,7 @@ type Options struct {
 // Default values of [Options].
 const (
 	defaultSize         = 4096
+	defaultMaxBytes     = 16 << 20
 	defaultBatchSize    = 256
 	defaultCloseTimeout = 5 * time.Second
 	defaultBlockTimeout = 2 * time.Second
@@ -109,29 +130,39 @@ const (
 	defaultMaxBackoff   = 30 * time.Second
 )
 
-// ErrClosed is returned by Flush on a queue that has been shut down.
+// ErrClosed is returned by Flush once Shutdown has begun, and wrapped by
+// the error of a Flush that was waiting when Shutdown abandoned the drain.
 var ErrClosed = errors.New("asynclog: queue closed")
 
 // resolve checks o and fills in defaults.
 func (o Options) resolve() (Options, error) {
 	var errs []error
-	neg := func(name string, v int64) {
+	neg := func(name string, v int) {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("asynclog: Options.%s is negative (%d)", name, v))
 		}
 	}
-	neg("Size", int64(o.Size))
-	neg("BatchSize", int64(o.BatchSize))
-	neg("FlushInterval", int64(o.FlushInterval))
-	neg("MinInterval", int64(o.MinInterval))
-	neg("CloseTimeout", int64(o.CloseTimeout))
-	neg("BlockTimeout", int64(o.BlockTimeout))
-	neg("WriteTimeout", int64(o.WriteTimeout))
-	neg("MaxAttempts", int64(o.MaxAttempts))
-	neg("MinBackoff", int64(o.MinBackoff))
-	neg("MaxBackoff", int64(o.MaxBackoff))
+	negd := func(name string, v time.Duration) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("asynclog: Options.%s is negative (%v)", name, v))
+		}
+	}
+	neg("Size", o.Size)
+	neg("MaxBytes", o.MaxBytes)
+	neg("BatchSize", o.BatchSize)
+	neg("MaxAttempts", o.MaxAttempts)
+	negd("FlushInterval", o.FlushInterval)
+	negd("MinInterval", o.MinInterval)
+	negd("CloseTimeout", o.CloseTimeout)
+	negd("BlockTimeout", o.BlockTimeout)
+	negd("WriteTimeout", o.WriteTimeout)
+	negd("MinBackoff", o.MinBackoff)
+	negd("MaxBackoff", o.MaxBackoff)
 	if o.OnFull < Block || o.OnFull > DropOldest {
 		errs = append(errs, fmt.Errorf("asynclog: Options.OnFull is not a known policy (%d)", int(o.OnFull)))
+	}
+	if o.MinBackoff > 0 && o.MaxBackoff > 0 && o.MinBackoff > o.MaxBackoff {
+		errs = append(errs, fmt.Errorf("asynclog: Options.MinBackoff (%v) is above MaxBackoff (%v)", o.MinBackoff, o.MaxBackoff))
 	}
 	if len(errs) > 0 {
 		return o, errors.Join(errs...)
@@ -147,6 +178,7 @@ func (o Options) resolve() (Options, error) {
 		}
 	}
 	def(&o.Size, defaultSize)
+	def(&o.MaxBytes, defaultMaxBytes)
 	def(&o.BatchSize, defaultBatchSize)
 	def(&o.MaxAttempts, defaultMaxAttempts)
 	defd(&o.CloseTimeout, defaultCloseTimeout)

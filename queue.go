@@ -2,20 +2,24 @@ package asynclog
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Queue is a bounded queue of log records with one consumer goroutine that
 // writes them in batches to a [Sink].
 //
-// Front ends ([NewCore] for zap, [NewHandler] for slog) encode each record
-// on the caller's goroutine and hand it to the queue; what happens when the
-// queue is full is set by Options.OnFull. [NewQueue] starts the consumer;
-// [Queue.Shutdown] (or [Queue.Close]) drains the queue, closes the sink and
-// stops the consumer. Call Close in main's defer:
+// Front ends ([NewCore] for zap, [NewHandler] for slog, [NewWriter] for
+// anything that writes lines) encode each record on the caller's goroutine
+// and hand it to the queue; what happens when the queue is full is set by
+// Options.OnFull. [NewQueue] starts the consumer; [Queue.Shutdown] (or
+// [Queue.Close]) drains the queue, closes the sink and stops the consumer.
+// Call Close in main's defer:
 //
 //	q, err := asynclog.NewQueue(sink, asynclog.Options{})
 //	if err != nil { ... }
@@ -34,42 +38,83 @@ type Queue struct {
 type Stats struct {
 	Enqueued  uint64 // records handed to the queue, including those dropped on arrival
 	Delivered uint64 // records a sink (or the fallback) took
-	Dropped   uint64 // records dropped by the overflow policy or logged after Shutdown began
+	Dropped   uint64 // records dropped by the overflow policy, too large for MaxBytes, or logged after Shutdown began
 	Failed    uint64 // records the sink gave up on or refused, and records abandoned at Shutdown's deadline
 	FellBack  uint64 // of Delivered, the records the fallback sink took
 	Retries   uint64 // Write attempts after the first, over all batches
 	Queued    int    // records accepted and not yet settled: in the queue, being written, or waiting for room
 }
 
-// entry is one slot of the ring: a record, or a Flush sentinel.
+// ErrReentrant is returned by Flush, Shutdown and Close when they are called
+// from the queue's own consumer goroutine (from a Sink's Write or from
+// Options.OnError), where waiting for the consumer could never end.
+var ErrReentrant = errors.New("asynclog: called from the queue's own consumer (a Sink or OnError)")
+
+// queue is the state shared by the front ends, the consumer and the
+// exit-hook registry. The public Queue wraps it so that a forgotten Queue
+// can become unreachable while its consumer still runs.
 //
-// Each slot owns a byte buffer, kept across uses, into which the log call
-// copies the record's encoding under the lock; rec.Encoded points into it.
-// When the consumer takes a record it swaps in a spare buffer of its own,
-// and gives the taken one back as a spare once the batch is done. So a
-// record costs one small copy and no allocation, and no buffer travels
-// between processors through a sync.Pool.
-type entry struct {
-	rec   Record
-	b     []byte    // storage for rec.Encoded, owned by the slot
-	flush *flushReq // non-nil: a sentinel, not a record
+// Every field below mu is guarded by it. Who writes what:
+//   - the log call: ring (push, evict), seq, stats.Enqueued, dropped;
+//   - the consumer: ring (take), settled, inflight, the delivery stats,
+//     and the replies to waiters and flushes;
+//   - Flush: flushes (add, remove on giving up);
+//   - Shutdown: stopping, and the abandonment at its deadline.
+type queue struct {
+	sink Sink
+	opts Options
+
+	mu       sync.Mutex
+	ring     ring
+	seq      uint64        // records accepted so far: the next record's sequence number
+	released uint64        // records the consumer has taken out of the ring: a waiter's sign of progress
+	settled  uint64        // every record with a sequence number below it is settled: Flush's barrier
+	inflight int           // records in the batch being written
+	parked   bool          // the consumer sleeps on wake ...
+	wakeAt   int           // ... and wants a nudge once the ring holds this many records
+	pacing   bool          // ... and it is waiting out MinInterval on purpose
+	waiters  []*roomWaiter // log calls waiting for room, in arrival order
+	stall    uint64        // released+1 at the last wait for room that saw no progress; 0: none
+	flushes  []*flushWait  // Flush calls waiting for their barrier
+	stopping bool          // Shutdown has begun: records are refused, the consumer drains and exits
+	stats    Stats         // Queued is derived
+	drops    droppedTally  // drops since the last notice
+	loss     lossLog       // what Flush and Close report
+
+	wake        chan struct{} // one slot: nudges the parked consumer
+	shutdownCtx context.Context
+	abortCtx    context.Context // cancelled at Shutdown's deadline: the drain is abandoned
+	abort       context.CancelFunc
+	stopped     chan struct{} // closed when Shutdown begins, for a retry's wait
+	done        chan struct{} // closed when the consumer exits
+	wg          sync.WaitGroup
+	result      error // Shutdown's result, set once the consumer exits or the drain is abandoned
+
+	consumer   atomic.Int64 // the consumer goroutine's id, for ErrReentrant
+	inCallback atomic.Bool  // the consumer is inside Sink.Write or OnError
+	reporter   reporter
 }
 
-// slotBytes is the room each slot's buffer starts with, carved from one
-// allocation at NewQueue: a typical JSON log line fits, so a warm queue and
-// a cold one both cost the log call no allocation. A longer record grows its
-// slot's buffer once.
-const slotBytes = 256
+// roomWaiter is a log call waiting for room. The one who frees room (the
+// consumer, or Shutdown) pushes the record for it, in arrival order, so
+// that no later call can take the room first.
+type roomWaiter struct {
+	rec      Record
+	raw      bool
+	mustWait bool
+	ready    chan struct{} // closed once decided
+	accepted bool
+}
 
-// maxKeptBuf is the largest buffer a slot keeps for reuse: one huge record
-// must not pin its memory for the life of the queue.
-const maxKeptBuf = 64 << 10
-
-// flushReq is a Flush sentinel's reply slot. It holds one value, so the
-// consumer never blocks on a caller that gave up.
-type flushReq struct {
-	done chan error
-	keep bool // report the failures but leave them for the next Flush
+// flushWait is a Flush waiting for the consumer to settle every record
+// below target. The consumer closes ready once it has; loss is the loss
+// count at that moment.
+type flushWait struct {
+	target uint64
+	keep   bool
+	ready  chan struct{}
+	loss   lossCount
+	err    error // set instead when the drain was abandoned
 }
 
 // droppedTally counts dropped records by level since the last notice.
@@ -91,71 +136,29 @@ func levelBucket(l slog.Level) int {
 	return 3
 }
 
-// queue is the state shared by the front ends, the consumer and the
-// exit-hook registry. The public Queue wraps it so that a forgotten Queue
-// can become unreachable while its consumer still runs.
-type queue struct {
-	sink Sink
-	opts Options
-
-	mu       sync.Mutex
-	ring     []entry // circular; len(ring) >= Size, more only for sentinels
-	head     int
-	n        int // entries in ring (records and sentinels)
-	records  int // records in ring
-	stopping bool
-	stalled  bool // a wait for room timed out: drop without waiting until there is room
-
-	waiting     bool // the consumer sleeps on wake
-	wakeAt      int  // ... and wants a nudge once records reach this many (sentinels always nudge)
-	wake        chan struct{}
-	room        chan struct{} // closed when room appears, if roomWaiters > 0
-	roomWaiters int
-
-	drops    droppedTally
-	stats    Stats // under mu; Queued is derived
-	inflight int   // records in the batch being written
-	failErrs []error
-	nFailErr int // failures since the last Flush reply, including those not kept in failErrs
-
-	abandoned   bool // Shutdown's deadline passed: every undelivered record is counted Failed
-	abortCtx    context.Context
-	abort       context.CancelFunc
-	shutdownCtx context.Context // the first Shutdown's ctx, for the sink's Close
-	stopping0   chan struct{}   // closed when Shutdown begins, for a retry's wait
-	shutdownErr error
-	done        chan struct{} // closed when the consumer exits
-
-	// The consumer's own state, touched by no other goroutine.
-	wctx         context.Context // see writeCtx
-	wcancel      context.CancelFunc
-	wctxDeadline time.Time
-	wg           sync.WaitGroup
-
-	reportMu sync.Mutex // guards the default OnError's rate limit
-	lastLine time.Time
-	muted    int
-}
-
 // NewQueue returns a Queue that delivers to sink and starts its consumer
 // goroutine. It returns an error for a nil sink or an invalid Options
 // value; nothing is started then.
 func NewQueue(sink Sink, opts Options) (*Queue, error) {
-	if sink == nil {
-		return nil, errNilSink
+	if err := checkSink(sink); err != nil {
+		return nil, err
 	}
 	o, err := opts.resolve()
 	if err != nil {
 		return nil, err
 	}
+	if o.Fallback != nil {
+		if err := checkSink(o.Fallback); err != nil {
+			return nil, fmt.Errorf("asynclog: Options.Fallback: %w", err)
+		}
+	}
 	q := &queue{
-		sink: sink,
-		opts: o,
-		ring: newRing(o.Size),
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
-
-		stopping0: make(chan struct{}),
+		sink:    sink,
+		opts:    o,
+		ring:    newRing(o.Size, o.MaxBytes),
+		wake:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	q.abortCtx, q.abort = context.WithCancel(context.Background())
 	q.wg.Add(1)
@@ -168,16 +171,6 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 	return pub, nil
 }
 
-// newRing makes n slots, each with a slotBytes buffer from one slab.
-func newRing(n int) []entry {
-	ring := make([]entry, n)
-	slab := make([]byte, n*slotBytes)
-	for i := range ring {
-		ring[i].b = slab[i*slotBytes : i*slotBytes : (i+1)*slotBytes]
-	}
-	return ring
-}
-
 // Options returns the queue's options with every default filled in, as
 // NewQueue resolved them: for metrics (the capacity) and for tests.
 func (pub *Queue) Options() Options { return pub.q.opts }
@@ -187,41 +180,186 @@ func (pub *Queue) Stats() Stats {
 	q := pub.q
 	q.mu.Lock()
 	s := q.stats
-	s.Queued = q.records + q.inflight + q.roomWaiters
+	s.Queued = q.ring.n + q.inflight + len(q.waiters)
 	q.mu.Unlock()
 	return s
 }
 
-// enqueue hands a record to the queue under its overflow policy. It copies
-// rec.Encoded, which stays the caller's. It never calls OnError: that would
-// run the user's code on the log call.
-func (q *queue) enqueue(rec Record, mustWait bool) (accepted bool) {
+// Flush is a barrier: it returns once every record enqueued before the call
+// has been settled (delivered, or given up on). Flushes that wait at the
+// same time share one barrier: one Write serves them all.
+//
+// It returns nil if nothing was lost; otherwise an error saying what: records
+// dropped (wrapping [ErrDropped], with the count) and the errors of records
+// given up on. A loss is reported to every Flush waiting when it happens,
+// or, if none was, to the next Flush; a Flush with no loss since the
+// previous one returned says nil. At ctx's end it returns ctx's error and
+// leaves nothing behind; the records are still delivered later. After
+// Shutdown has begun it returns [ErrClosed]; from a Sink or OnError of the
+// same queue, [ErrReentrant]. Flush never drops anything, whatever OnFull
+// says.
+func (pub *Queue) Flush(ctx context.Context) error {
+	return pub.q.flush(ctx, false)
+}
+
+// Shutdown stops accepting records, drains the queue to the sink, closes
+// the sink if it has a Close(ctx) method, and waits for the consumer
+// goroutine to exit. Records logged after it began are counted as Dropped.
+// Its result is like a last Flush's: an error if records logged before it
+// began were dropped or given up on.
+//
+// ctx bounds it. If ctx has a deadline, Shutdown abandons the drain a grace
+// period before it (a tenth of the time it was given, at most 500 ms):
+// it cancels the Write in flight, counts every record it could not deliver
+// as Failed (so that Enqueued = Delivered + Dropped + Failed holds when it
+// returns), and gives the sink the grace to return; it returns by the
+// deadline in any case, with an error that wraps ctx's error and says how
+// many records were lost. A ctx without a deadline abandons the drain when
+// it is cancelled, and Shutdown returns at once. Shutdown is idempotent and
+// safe to call while other goroutines log or flush; a later call waits for
+// the first one's drain (bounded by its own ctx) and returns its result.
+func (pub *Queue) Shutdown(ctx context.Context) error {
+	return pub.q.shutdown(ctx)
+}
+
+// Close is Shutdown bounded by Options.CloseTimeout.
+func (pub *Queue) Close() error {
+	return pub.q.close()
+}
+
+// enqueue hands a record to the queue under its overflow policy and
+// reports whether it was accepted. It copies rec.Encoded, which stays the
+// caller's. mustWait (a synchronous record) waits for room whatever OnFull
+// says. It never calls OnError: that would run the user's code on the log
+// call.
+func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
+	n := len(rec.Encoded)
 	q.mu.Lock()
 	q.stats.Enqueued++
-	if q.stopping {
-		q.dropLocked(rec.Level)
+	switch {
+	case q.stopping:
+		q.stats.Dropped++ // after Shutdown began: counted, not a loss Flush reports
+		q.mu.Unlock()
+		return false
+	case len(q.waiters) == 0 && q.ring.fits(n):
+		q.pushLocked(rec, raw)
+		q.mu.Unlock()
+		return true
+	case n > q.opts.MaxBytes:
+		q.dropLocked(rec.Level) // can never fit
 		q.mu.Unlock()
 		return false
 	}
-	if q.records < q.opts.Size {
-		q.pushLocked(rec, nil)
-		q.mu.Unlock()
-		return true
-	}
-	// Full.
-	wait := mustWait || q.opts.OnFull == Block || rec.Level >= q.opts.KeepLevel.Level()
-	if !wait {
-		accepted = q.opts.OnFull == DropOldest && q.evictOldestLocked()
-		if accepted {
-			q.pushLocked(rec, nil)
-		} else {
-			q.dropLocked(rec.Level)
+	// Full, or others wait before this record.
+	keep := mustWait || rec.Level >= q.opts.KeepLevel.Level()
+	if q.opts.OnFull != Block && len(q.waiters) == 0 {
+		if keep || q.opts.OnFull == DropOldest {
+			if q.makeRoomLocked(n, keep) {
+				q.pushLocked(rec, raw)
+				q.mu.Unlock()
+				return true
+			}
 		}
-		q.mu.Unlock()
-		return accepted
+		if !keep {
+			q.dropLocked(rec.Level)
+			q.mu.Unlock()
+			return false
+		}
 	}
-	if q.waitRoomLocked(mustWait) {
-		q.pushLocked(rec, nil)
+	if q.opts.OnFull != Block && !keep {
+		q.dropLocked(rec.Level) // kept records wait ahead of it
+		q.mu.Unlock()
+		return false
+	}
+	return q.waitRoomLocked(rec, raw, mustWait, keep) // unlocks
+}
+
+// makeRoomLocked evicts records below KeepLevel, oldest first, until a
+// record of n bytes fits; with keep it may evict any record below the
+// new one's standing (kept records are never evicted). It reports whether
+// the record fits now.
+func (q *queue) makeRoomLocked(n int, keep bool) bool {
+	for !q.ring.fits(n) {
+		l, ok := q.ring.evictBelow(q.opts.KeepLevel.Level())
+		if !ok {
+			return false
+		}
+		q.dropLocked(l)
+	}
+	return true
+}
+
+// waitRoomLocked queues the log call behind earlier waiters until there is
+// room, with q.mu held on entry; it returns unlocked.
+//
+// The wait is bounded by BlockTimeout (the longer of it and CloseTimeout
+// for a synchronous record), but the bound restarts whenever a record has
+// left the queue meanwhile: a slow sink makes the caller wait, only a sink
+// that makes no progress makes it drop. Once a wait has run out with no
+// progress, later records are dropped without waiting until a record
+// leaves the queue (a dead sink costs the application one BlockTimeout),
+// and so are those that were waiting. A kept record that cannot wait evicts
+// a lower one instead, where there is one.
+func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
+	if (q.stall == q.released+1 && !mustWait) || q.fromConsumer() {
+		return q.refuseLocked(rec, raw, keep)
+	}
+	w := &roomWaiter{rec: rec, raw: raw, mustWait: mustWait, ready: make(chan struct{})}
+	q.waiters = append(q.waiters, w)
+	d := q.opts.BlockTimeout
+	if mustWait {
+		d = max(d, q.opts.CloseTimeout)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	mark := q.released
+	for {
+		q.mu.Unlock()
+		select {
+		case <-w.ready:
+			return w.accepted
+		case <-t.C:
+		}
+		q.mu.Lock()
+		select {
+		case <-w.ready: // decided while we took the lock
+			q.mu.Unlock()
+			return w.accepted
+		default:
+		}
+		if q.released != mark || q.pacing {
+			mark = q.released
+			t.Reset(d)
+			continue
+		}
+		// No record left the queue during a whole wait: the sink is stuck.
+		q.removeWaiterLocked(w)
+		if !mustWait {
+			// Those waiting behind it saw no progress either: they drop
+			// too, but for synchronous records, which keep their place.
+			q.stall = q.released + 1
+			k := 0
+			for _, o := range q.waiters {
+				if o.mustWait {
+					q.waiters[k] = o
+					k++
+					continue
+				}
+				o.rec.Encoded = nil
+				q.decideLocked(o, false)
+			}
+			clear(q.waiters[k:])
+			q.waiters = q.waiters[:k]
+		}
+		return q.refuseLocked(rec, raw, keep)
+	}
+}
+
+// refuseLocked handles a record that will not wait: a kept record evicts a
+// lower one if it can, anything else is dropped. It unlocks.
+func (q *queue) refuseLocked(rec Record, raw, keep bool) bool {
+	if keep && len(q.waiters) == 0 && q.makeRoomLocked(len(rec.Encoded), true) {
+		q.pushLocked(rec, raw)
 		q.mu.Unlock()
 		return true
 	}
@@ -230,122 +368,63 @@ func (q *queue) enqueue(rec Record, mustWait bool) (accepted bool) {
 	return false
 }
 
-// waitRoomLocked waits, with q.mu held on entry and on return, until the
-// ring has room for a record. It reports false if the wait ran out
-// (Options.BlockTimeout), if an earlier wait ran out and no room has
-// appeared since, or if Shutdown abandoned the queue. A synchronous record
-// (mustWait) waits regardless of an earlier stall, for up to the longer of
-// BlockTimeout and CloseTimeout: it is the line a Fatal must not lose.
-func (q *queue) waitRoomLocked(mustWait bool) bool {
-	if q.stalled && !mustWait {
-		return false
-	}
-	var timer *time.Timer
-	for q.records >= q.opts.Size {
-		if (q.stalled && !mustWait) || q.abandoned {
-			return false
-		}
-		if timer == nil {
-			d := q.opts.BlockTimeout
-			if mustWait {
-				d = max(d, q.opts.CloseTimeout)
-			}
-			timer = time.NewTimer(d)
-			defer timer.Stop()
-		}
-		if q.room == nil {
-			q.room = make(chan struct{})
-		}
-		room := q.room
-		q.roomWaiters++
-		q.mu.Unlock()
-		timedOut := false
-		select {
-		case <-room:
-		case <-timer.C:
-			timedOut = true
-		}
-		q.mu.Lock()
-		q.roomWaiters--
-		if timedOut && q.records >= q.opts.Size {
-			if !mustWait {
-				q.stalled = true
-			}
-			return false
+func (q *queue) removeWaiterLocked(w *roomWaiter) {
+	for i, o := range q.waiters {
+		if o == w {
+			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
+			return
 		}
 	}
-	return !q.abandoned
 }
 
-// pushLocked appends a record (copying its encoding into the slot's
-// buffer) or a sentinel to the ring, and nudges the consumer if it waits
-// for it.
-func (q *queue) pushLocked(rec Record, flush *flushReq) {
-	if q.n == len(q.ring) {
-		q.growLocked()
-	}
-	i := q.head + q.n
-	if i >= len(q.ring) {
-		i -= len(q.ring)
-	}
-	e := &q.ring[i]
-	q.n++
-	if flush != nil {
-		e.flush = flush
+// decideLocked answers a waiter: its record is pushed (accepted) or dropped.
+func (q *queue) decideLocked(w *roomWaiter, accept bool) {
+	if accept {
+		q.pushLocked(w.rec, w.raw)
 	} else {
-		e.b = append(e.b[:0], rec.Encoded...)
-		e.rec = rec
-		e.rec.Encoded = e.b
-		q.records++
+		q.dropLocked(w.rec.Level)
 	}
-	if q.waiting && (flush != nil || q.records >= q.wakeAt) {
-		q.waiting = false
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
+	w.accepted = accept
+	w.rec = Record{} // the caller's buffer: not ours past this point
+	close(w.ready)
+}
+
+// admitLocked pushes waiting records, in arrival order, while they fit.
+func (q *queue) admitLocked() {
+	k := 0
+	for k < len(q.waiters) && q.ring.fits(len(q.waiters[k].rec.Encoded)) {
+		q.decideLocked(q.waiters[k], true)
+		k++
+	}
+	if k > 0 {
+		q.waiters = append(q.waiters[:0], q.waiters[k:]...)
 	}
 }
 
-// growLocked makes room for sentinels beyond Size: records never exceed
-// Size, so this runs only when Flush calls pile up behind a full queue.
-func (q *queue) growLocked() {
-	ring := make([]entry, len(q.ring)+len(q.ring)/4+8)
-	for i := 0; i < q.n; i++ {
-		ring[i] = q.ring[(q.head+i)%len(q.ring)]
+// pushLocked appends a record to the ring and nudges the consumer if it
+// waits for it.
+func (q *queue) pushLocked(rec Record, raw bool) {
+	q.ring.push(q.seq, rec.Time, rec.Level, rec.Message, raw, rec.Encoded)
+	q.seq++
+	if q.parked && q.ring.n >= q.wakeAt {
+		q.nudgeLocked()
 	}
-	q.ring, q.head = ring, 0
 }
 
-// evictOldestLocked drops the oldest record below KeepLevel to make room,
-// and reports whether it found one. Sentinels and kept records stay.
-func (q *queue) evictOldestLocked() bool {
-	keep := q.opts.KeepLevel.Level()
-	size := len(q.ring)
-	for k := 0; k < q.n; k++ {
-		i := (q.head + k) % size
-		e := q.ring[i]
-		if e.flush != nil || e.rec.Level >= keep {
-			continue
-		}
-		// Close the gap by moving the k entries before it one slot on; the
-		// freed head slot keeps the dropped record's buffer.
-		for j := k; j > 0; j-- {
-			q.ring[(q.head+j)%size] = q.ring[(q.head+j-1)%size]
-		}
-		q.ring[q.head] = entry{b: e.b[:0]}
-		q.head = (q.head + 1) % size
-		q.n--
-		q.records--
-		q.dropLocked(e.rec.Level)
-		return true
+// nudgeLocked wakes the parked consumer.
+func (q *queue) nudgeLocked() {
+	q.parked = false
+	select {
+	case q.wake <- struct{}{}:
+	default:
 	}
-	return false
 }
 
-// dropLocked counts one dropped record for the stats and the next notice.
+// dropLocked counts one record lost to the overflow policy: for the stats,
+// the next notice, and the next Flush.
 func (q *queue) dropLocked(l slog.Level) {
 	q.stats.Dropped++
+	q.loss.count.dropped++
 	if q.drops.total == 0 {
 		q.drops.since = time.Now()
 	}
@@ -353,24 +432,229 @@ func (q *queue) dropLocked(l slog.Level) {
 	q.drops.byLevel[levelBucket(l)]++
 }
 
-// popLocked removes the head entry and returns it, leaving spare (which
-// may be nil) as the slot's buffer.
-func (q *queue) popLocked(spare []byte) entry {
-	e := q.ring[q.head]
-	q.ring[q.head] = entry{b: spare}
-	q.head++
-	if q.head == len(q.ring) {
-		q.head = 0
+// flush waits for the barrier at the queue's current position. With keep,
+// the losses it reports stay for the next Flush too: a synchronous
+// record's wait must not take the errors that the program's own Flush or
+// Close should return.
+func (q *queue) flush(ctx context.Context, keep bool) error {
+	if q.fromConsumer() {
+		return fmt.Errorf("asynclog: flush: %w", ErrReentrant)
 	}
-	q.n--
-	if e.flush == nil {
-		q.records--
+	q.mu.Lock()
+	if q.stopping {
+		q.mu.Unlock()
+		return ErrClosed
 	}
-	if q.n == 0 {
-		// Empty: start again at slot 0, so that a queue that keeps up
-		// reuses a few slots (and their buffers) that stay in the cache,
-		// rather than walking through all Size of them.
-		q.head = 0
+	base := q.loss.reported
+	if q.settled >= q.seq {
+		err := q.loss.since(base, q.loss.count)
+		if !keep {
+			q.loss.markReported(q.loss.count)
+		}
+		q.mu.Unlock()
+		return err
 	}
-	return e
+	w := &flushWait{target: q.seq, keep: keep, ready: make(chan struct{})}
+	q.flushes = append(q.flushes, w)
+	if q.parked {
+		q.nudgeLocked()
+	}
+	q.mu.Unlock()
+
+	select {
+	case <-w.ready:
+	case <-ctx.Done():
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		select {
+		case <-w.ready: // answered meanwhile
+		default:
+			for i, o := range q.flushes {
+				if o == w {
+					q.flushes = append(q.flushes[:i], q.flushes[i+1:]...)
+					break
+				}
+			}
+			return fmt.Errorf("asynclog: flush: %w", ctx.Err())
+		}
+	}
+	if w.err != nil {
+		return w.err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.loss.since(base, w.loss)
+}
+
+// answerFlushesLocked answers every Flush whose barrier has been passed.
+func (q *queue) answerFlushesLocked() {
+	k := 0
+	for _, w := range q.flushes {
+		if w.target > q.settled {
+			q.flushes[k] = w
+			k++
+			continue
+		}
+		w.loss = q.loss.count
+		if !w.keep {
+			q.loss.markReported(q.loss.count)
+		}
+		close(w.ready)
+	}
+	clear(q.flushes[k:])
+	q.flushes = q.flushes[:k]
+}
+
+func (q *queue) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
+	defer cancel()
+	return q.shutdown(ctx)
+}
+
+func (q *queue) shutdown(ctx context.Context) error {
+	if q.fromConsumer() {
+		return fmt.Errorf("asynclog: shutdown: %w", ErrReentrant)
+	}
+	err := q.shutdownNoUnregister(ctx)
+	if q.opts.ExitHook {
+		unregisterExit(q)
+	}
+	return err
+}
+
+// maxGrace caps the time Shutdown leaves a cancelled sink to return.
+const maxGrace = 500 * time.Millisecond
+
+// shutdownNoUnregister is Shutdown without leaving the exit-hook registry,
+// for the signal goroutine, which must not wait for itself.
+func (q *queue) shutdownNoUnregister(ctx context.Context) error {
+	q.mu.Lock()
+	first := !q.stopping
+	if first {
+		q.stopping = true
+		q.shutdownCtx = ctx
+		close(q.stopped)
+		// Waiting log calls began before Shutdown: they still get room.
+		if q.parked {
+			q.nudgeLocked()
+		}
+	}
+	q.mu.Unlock()
+	if !first {
+		select {
+		case <-q.done:
+			return q.resultNow()
+		case <-ctx.Done():
+			return fmt.Errorf("asynclog: wait for shutdown: %w", ctx.Err())
+		}
+	}
+
+	// Abandon the drain a grace before the deadline, so that the sink has
+	// the grace to notice and Shutdown still returns by the deadline.
+	giveUp := ctx.Done()
+	var grace time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		grace = min(time.Until(dl)/10, maxGrace)
+		t := time.NewTimer(max(time.Until(dl)-grace, 0))
+		defer t.Stop()
+		giveUp = nil
+		select {
+		case <-q.done:
+			return q.resultNow()
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	} else {
+		select {
+		case <-q.done:
+			return q.resultNow()
+		case <-giveUp:
+		}
+	}
+	if !q.abandon(ctx) {
+		return q.resultNow() // nothing was left: the consumer is on its way out
+	}
+	if grace > 0 {
+		select {
+		case <-q.done:
+			return q.resultNow()
+		case <-ctx.Done():
+		}
+	}
+	select {
+	case <-q.done:
+		return q.resultNow()
+	default:
+	}
+	return fmt.Errorf("%w (the sink had not returned from its cancelled Write by then)", q.resultNow())
+}
+
+// abandon gives up on every record not yet delivered, at Shutdown's
+// deadline: they count as Failed, waiting log calls and Flushes are
+// answered, and the Write in flight is cancelled. It reports whether
+// anything was left to abandon.
+func (q *queue) abandon(ctx context.Context) bool {
+	q.mu.Lock()
+	lost := q.ring.n + q.inflight
+	for _, w := range q.waiters {
+		q.stats.Failed++
+		w.accepted = false
+		w.rec = Record{}
+		close(w.ready)
+		lost++
+	}
+	q.waiters = nil
+	q.stats.Failed += uint64(q.ring.n + q.inflight)
+	q.loss.count.failed += uint64(lost)
+	q.ring.drop(q.ring.n)
+	q.inflight = 0 // counted now: the consumer must not count it again
+	q.settled = q.seq
+	cause := context.Cause(ctx)
+	if cause == nil {
+		cause = context.DeadlineExceeded
+	}
+	err := fmt.Errorf("asynclog: shutdown: %d %s not delivered: %w", lost, plural(lost, "record", "records"), cause)
+	for _, w := range q.flushes {
+		w.err = errors.Join(ErrClosed, err)
+		close(w.ready)
+	}
+	q.flushes = nil
+	if lost > 0 {
+		q.loss.add(q.loss.count, err)
+	}
+	q.mu.Unlock()
+	q.abort()
+	if lost > 0 {
+		q.report(err)
+	}
+	return lost > 0
+}
+
+// resultNow is Shutdown's result: the losses since the last Flush that
+// the drain or its abandonment left.
+func (q *queue) resultNow() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.result == nil {
+		q.result = q.loss.since(q.loss.reported, q.loss.count)
+	}
+	return q.result
+}
+
+// fromConsumer reports whether the caller is the queue's consumer,
+// inside a Sink's Write or OnError. It costs an atomic load unless the
+// consumer is inside one of them.
+func (q *queue) fromConsumer() bool {
+	return q.inCallback.Load() && goid() == q.consumer.Load()
+}
+
+// forgotten runs as the cleanup of a Queue that became unreachable without
+// Shutdown: it drains and stops the consumer in the background.
+func (q *queue) forgotten() {
+	q.mu.Lock()
+	stopping := q.stopping
+	q.mu.Unlock()
+	if !stopping {
+		go q.close()
+	}
 }

@@ -48,7 +48,9 @@ func TestOverflowPolicies(t *testing.T) {
 			assert.Equal(t, 5, s.Queued, "queued: four waiting and one in the sink's hands")
 
 			gate.open()
-			require.NoError(t, q.Close())
+			err := q.Close()
+			require.ErrorIs(t, err, asynclog.ErrDropped, "Close reports the records dropped before it")
+			assert.Contains(t, err.Error(), "dropped: 6", "with their count")
 			recs := sink.all()
 			require.Len(t, recs, 1+1+4, "first record, the notice, the four kept")
 			notice := recs[1]
@@ -99,7 +101,7 @@ func TestKeepLevel(t *testing.T) {
 			}
 			gate.open()
 			<-waited
-			require.NoError(t, q.Close())
+			require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "Close reports the Info records dropped")
 			var got []float64
 			for _, r := range sink.all() {
 				if r.Message == "rec" {
@@ -135,9 +137,9 @@ func TestBlockDeadSinkCostsOneWait(t *testing.T) {
 	assert.Equal(t, uint64(101), q.Stats().Dropped, "dropped and counted")
 
 	gate.open()
-	require.NoError(t, q.Flush(context.Background()))
+	require.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrDropped, "the Flush after the drops reports them")
 	logN(l, slog.LevelInfo, 104, 3) // room again: accepted
-	require.NoError(t, q.Close())
+	require.NoError(t, q.Close(), "nothing lost since that Flush")
 	s := q.Stats()
 	assert.Equal(t, uint64(101), s.Dropped, "nothing more dropped once the sink is back")
 	checkIdentity(t, s)

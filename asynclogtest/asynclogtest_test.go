@@ -258,7 +258,7 @@ func TestBlocked(t *testing.T) {
 	assert.Zero(t, rec.Len(), "nothing got through")
 	b.Release()
 	b.Release() // idempotent
-	require.NoError(t, q.Close(), "Close after Release")
+	require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "Close after Release reports the 90 dropped")
 	assert.Equal(t, 12, rec.Len(), "the first record, the ten queued and a drop notice arrive")
 	assert.NoError(t, b.Write(context.Background(), nil), "a released Blocked passes Writes on")
 }
