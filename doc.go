@@ -1,15 +1,18 @@
 // Package asynclog makes logging to slow destinations (email, HTTP log
 // collectors, a file on a slow disk) safe for the application: the log call
-// never waits for the destination, nothing is lost silently, and the last
-// lines a program writes survive its exit.
+// costs a copy into a bounded queue, not a call to the destination (it waits
+// only when the queue is full and Options.OnFull says Block), nothing is lost
+// silently, and the last lines a program writes survive its exit.
 //
 // # A record's path
 //
 // A log call goes through a front end: [NewCore] for zap or [NewHandler] for
 // log/slog. The front end encodes the record completely on the caller's
 // goroutine (so values are captured at the call) and hands it to a [Queue],
-// which copies it into one of a fixed number of slots (Options.Size). One
-// consumer goroutine per Queue takes the records in batches of up to
+// which copies it into a ring bounded in records (Options.Size) and in bytes
+// (Options.MaxBytes). [NewWriter] is the front end for any logger that
+// writes lines to an io.Writer. One consumer goroutine per Queue takes the
+// records in batches of up to
 // Options.BatchSize and writes them to a [Sink]: [WriterSink] for any
 // io.Writer, the httpsink and mailsink packages, or your own [SinkFunc].
 //
@@ -17,19 +20,22 @@
 //
 // # Guarantees
 //
-//   - Bounded: the queue holds Options.Size records whatever the load. In
-//     Block mode (the default) the caller waits for room, up to
-//     Options.BlockTimeout; in DropNewest and DropOldest it never waits, except
-//     for records at Options.KeepLevel (Error) and above.
+//   - Bounded: the queue holds at most Options.Size records and
+//     Options.MaxBytes bytes whatever the load. In Block mode (the default)
+//     callers wait for room in arrival order, and nothing is lost while the
+//     sink makes progress; only a sink that makes none for
+//     Options.BlockTimeout makes records drop. In DropNewest and DropOldest
+//     the caller never waits, and records at Options.KeepLevel (Error) and
+//     above evict lower ones rather than being dropped.
 //   - No silent loss: every record dropped is counted in [Stats] and
 //     announced in the log stream itself, by a WARN record that opens the
 //     next batch and says how many were dropped, by level, since when.
 //   - Sink failures are retried with backoff (see [Permanent], [RetryAfter],
 //     [Partial]), reported to Options.OnError, and never reach the log call;
 //     a panic in a Sink is recovered.
-//   - [Queue.Flush] is a barrier; [Queue.Shutdown] drains, closes the sink
-//     and stops the consumer within its deadline, and says what it could
-//     not deliver.
+//   - [Queue.Flush] is a barrier that says what was lost before it;
+//     [Queue.Shutdown] drains, closes the sink and stops the consumer within
+//     its ctx, and says what it could not deliver.
 //
 // # Exit
 //
@@ -43,9 +49,12 @@
 //	defer q.Close()
 //	logger := zap.New(asynclog.NewCore(zapcore.NewJSONEncoder(cfg), zap.InfoLevel, q))
 //
-// zap's Fatal, Panic and DPanic are written synchronously, so logger.Fatal
-// loses nothing. With Options.ExitHook set, SIGINT and SIGTERM and [Exit]
-// drain the queue too, and the process then ends as it would have without
-// the hook. The hook cannot help with os.Exit, log.Fatal, a crash, or a
-// return from main: defer q.Close() stays the main path.
+// zap's Fatal, Panic and DPanic are written synchronously: the call returns
+// once the record and everything before it are settled, bounded by
+// Options.CloseTimeout, so with a live sink logger.Fatal loses nothing. With
+// Options.ExitHook set, SIGINT and SIGTERM and [Exit] drain the queue too,
+// zap's Fatal flushes every hooked queue, and the process then ends as it
+// would have without the hook; what could not be delivered in time is
+// counted on stderr. The hook cannot help with os.Exit, log.Fatal, a crash,
+// or a return from main: defer q.Close() stays the main path.
 package asynclog

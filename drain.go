@@ -260,6 +260,10 @@ func (c *consumer) deliver() {
 		return
 	}
 	q := c.q
+	// From here to the end of the batch, the consumer runs the user's
+	// code (the Sink, OnError): a Flush or Close from there is refused.
+	q.inCallback.Store(true)
+	defer q.inCallback.Store(false)
 	if c.notices > 0 {
 		q.report(fmt.Errorf("%w: %s", ErrDropped, strings.TrimPrefix(c.recs[0].Message, "asynclog: dropped ")))
 	}
@@ -393,10 +397,7 @@ func backoff(lo, hi time.Duration, attempt int) time.Duration {
 
 // write calls s.Write with a deadline, turning a panic into an error.
 func (c *consumer) write(s Sink, recs []Record) (err error) {
-	q := c.q
 	ctx := c.writeCtx()
-	q.inCallback.Store(true)
-	defer q.inCallback.Store(false)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("asynclog: sink panicked: %v", r)
