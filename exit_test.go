@@ -46,6 +46,10 @@ func TestExitChild(t *testing.T) {
 		return // not a child: nothing to do (the parent is TestExit)
 	}
 	out := os.Getenv("ASYNCLOG_OUT")
+	switch mode {
+	case "zap-fatal-two", "sigterm-lossy":
+		exitChildMore(mode, out)
+	}
 	hook := mode != "zap-fatal"
 	q, err := asynclog.NewQueue(slowFileSink(out), asynclog.Options{ExitHook: hook, BatchSize: 10})
 	if err != nil {
@@ -125,6 +129,102 @@ func TestExit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// exitChildMore is the child's body for the cases with more than one
+// queue or more records than the drain can deliver.
+func exitChildMore(mode, out string) {
+	switch mode {
+	case "zap-fatal-two":
+		// Fatal on the first queue's logger: the second, also hooked,
+		// drains before zap exits.
+		q1, err := asynclog.NewQueue(slowFileSink(out), asynclog.Options{ExitHook: true})
+		if err != nil {
+			panic(err)
+		}
+		q2, err := asynclog.NewQueue(slowFileSink(out+".2"), asynclog.Options{ExitHook: true, BatchSize: 1000, Size: 30000, MaxBytes: 64 << 20})
+		if err != nil {
+			panic(err)
+		}
+		enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+		l1 := zap.New(asynclog.NewCore(enc, zapcore.InfoLevel, q1))
+		l2 := zap.New(asynclog.NewCore(enc.Clone(), zapcore.InfoLevel, q2))
+		for i := range 25000 {
+			l2.Info("line", zap.Int("i", i))
+		}
+		l1.Fatal("the end")
+	case "sigterm-lossy":
+		// More than the drain can deliver within CloseTimeout.
+		q, err := asynclog.NewQueue(slowFileSink(out), asynclog.Options{ExitHook: true, BatchSize: 10, CloseTimeout: 300 * time.Millisecond})
+		if err != nil {
+			panic(err)
+		}
+		l := zap.New(asynclog.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.InfoLevel, q))
+		for i := range 4000 {
+			l.Info("line", zap.Int("i", i))
+		}
+		fmt.Println("ready")
+		time.Sleep(time.Minute) // the parent sends SIGTERM now
+	}
+	panic("the child should have ended")
+}
+
+// TestExitDrainsEveryQueue: zap's Fatal on one hooked queue's logger
+// drains every hooked queue before the process exits; a SIGTERM whose
+// drain runs out of CloseTimeout says on stderr how many records it lost.
+func TestExitDrainsEveryQueue(t *testing.T) {
+	if os.Getenv(childEnv) != "" {
+		return
+	}
+	run := func(t *testing.T, mode string) (syscall.WaitStatus, string, string) {
+		out := filepath.Join(t.TempDir(), "records.ndjson")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestExitChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), childEnv+"="+mode, "ASYNCLOG_OUT="+out)
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		require.NoError(t, cmd.Start())
+		sc := bufio.NewScanner(stdout)
+		if mode == "sigterm-lossy" {
+			for sc.Scan() && sc.Text() != "ready" {
+			}
+			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		}
+		go func() { _, _ = bufio.NewReader(stdout).WriteTo(discard{}) }()
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		require.True(t, errors.As(err, &ee), "the child must end abnormally, got %v; stderr: %s", err, stderr.String())
+		return ee.Sys().(syscall.WaitStatus), out, stderr.String()
+	}
+	t.Run("zap Fatal drains the other queue", func(t *testing.T) {
+		st, out, stderr := run(t, "zap-fatal-two")
+		assert.True(t, st.Exited() && st.ExitStatus() == 1, "zap's Fatal exits 1: %v", st)
+		data, err := os.ReadFile(out + ".2")
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		assert.Len(t, lines, 25000, "every record of the second queue reached its file; stderr: %s", stderr)
+		if len(lines) == 25000 {
+			assert.Contains(t, lines[24999], `"i":24999}`, "the last one whole")
+		}
+	})
+	t.Run("SIGTERM says what it lost", func(t *testing.T) {
+		st, out, stderr := run(t, "sigterm-lossy")
+		assert.True(t, st.Signaled() && st.Signal() == syscall.SIGTERM, "killed by SIGTERM, as without the hook: %v", st)
+		data, err := os.ReadFile(out)
+		require.NoError(t, err)
+		delivered := len(strings.Split(strings.TrimSpace(string(data)), "\n"))
+		require.Less(t, delivered, 4000, "the drain could not deliver everything in 300 ms")
+		assert.Contains(t, stderr, "not delivered", "the loss is said on stderr")
+		var lost int
+		_, err = fmt.Sscanf(stderr[strings.Index(stderr, "shutdown: ")+len("shutdown: "):], "%d records not delivered", &lost)
+		require.NoError(t, err, "the count on stderr: %s", stderr)
+		// The batch in flight at the deadline counts as lost, though this
+		// sink (which ignores ctx) may still write it: the count is at most
+		// one batch more than what is missing.
+		assert.True(t, lost >= 4000-delivered && lost <= 4000-delivered+10, "%d said lost, %d of 4000 delivered", lost, delivered)
+		assert.Equal(t, 1, strings.Count(stderr, "not delivered"), "once: %s", stderr)
+	})
 }
 
 type discard struct{}

@@ -183,6 +183,12 @@ func TestNewQueueBadInput(t *testing.T) {
 		{"negative batch", sink, asynclog.Options{BatchSize: -1}, "BatchSize is negative"},
 		{"negative interval", sink, asynclog.Options{MinInterval: -time.Second}, "MinInterval is negative"},
 		{"unknown policy", sink, asynclog.Options{OnFull: 7}, "OnFull"},
+		{"negative duration said as one", sink, asynclog.Options{BlockTimeout: -time.Second}, "BlockTimeout is negative (-1s)"},
+		{"negative MaxBytes", sink, asynclog.Options{MaxBytes: -1}, "MaxBytes is negative"},
+		{"backoff bounds crossed", sink, asynclog.Options{MinBackoff: time.Minute, MaxBackoff: time.Second}, "MinBackoff (1m0s) is above MaxBackoff (1s)"},
+		{"nil SinkFunc", asynclog.SinkFunc(nil), asynclog.Options{}, "nil SinkFunc"},
+		{"WriterSink(nil)", asynclog.WriterSink(nil), asynclog.Options{}, "WriterSink needs an io.Writer"},
+		{"nil fallback SinkFunc", sink, asynclog.Options{Fallback: asynclog.SinkFunc(nil)}, "Options.Fallback"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,11 +57,9 @@ var _ Sink = SinkFunc(nil)
 // newline-terminated, with one w.Write call per batch. It is the sink for a
 // file, a pipe or os.Stderr. If w has a Sync method (as *os.File does) it
 // is not called; if w is an io.Closer it is not closed: w stays the
-// caller's.
+// caller's. NewQueue refuses WriterSink(nil) with an error: a sink that
+// discards everything and counts it Delivered is a mistake.
 func WriterSink(w io.Writer) Sink {
-	if w == nil {
-		w = io.Discard
-	}
 	return &writerSink{w: w}
 }
 
@@ -71,6 +69,9 @@ type writerSink struct {
 }
 
 func (s *writerSink) Write(ctx context.Context, batch []Record) error {
+	if s.w == nil {
+		return Permanent(errors.New("asynclog: WriterSink has a nil io.Writer"))
+	}
 	s.buf.Reset()
 	for i := range batch {
 		s.buf.Write(batch[i].Encoded)
