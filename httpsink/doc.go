@@ -16,6 +16,13 @@
 // permanent (see [asynclog.Permanent]). An OTLP partial success reaches
 // the queue as [asynclog.Partial], so the refused records count as Failed.
 //
+// A 307 or 308 redirect is followed: the POST is sent again, body and
+// all, to the new location. A 301, 302 or 303 is not, since Go's client
+// would follow it with a GET without the body and the page it lands on (a
+// login page, say) would answer 200 for records never posted: it is a
+// permanent [StatusError] naming the status and the Location, without the
+// Location's user info or query.
+//
 // Errors never carry header values, the URL's user info or its query; if a
 // server echoes them in a body that an error quotes, they are redacted.
 //

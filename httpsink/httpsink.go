@@ -67,6 +67,10 @@ type Options struct {
 	// Client sends the requests. nil: a client of the sink's own, with
 	// connect, TLS handshake and response-header timeouts and keep-alive,
 	// whose idle connections Close closes. A caller's client is not closed.
+	// Either way the sink sends through a copy whose CheckRedirect refuses
+	// a redirect that would drop the body (see [StatusError.Location]); a
+	// caller's CheckRedirect still decides the 307 and 308 redirects, which
+	// keep it.
 	Client *http.Client
 	// MaxBodyBytes is the most uncompressed bytes per request: a bigger
 	// batch is split across requests, in order. A single record bigger
@@ -176,7 +180,11 @@ func New(rawURL string, opts Options) (*Sink, error) {
 	}
 	if s.client == nil {
 		s.client, s.ownClient = newClient(), true
+	} else {
+		c := *s.client // the caller's Transport, Jar and Timeout; our redirect policy
+		s.client = &c
 	}
+	s.client.CheckRedirect = keepBody(s.client.CheckRedirect)
 	s.secrets = secretsOf(u, s.headers)
 	if s.format == OTLP {
 		s.otlp = newOTLPEncoder(opts, lookupEnv)
@@ -256,6 +264,33 @@ func newClient() *http.Client {
 		ExpectContinueTimeout: time.Second,
 	}
 	return &http.Client{Transport: t, Timeout: 2 * time.Minute}
+}
+
+// maxRedirects is how many redirects in a row a request follows, as
+// Go's default policy does.
+const maxRedirects = 10
+
+// errRedirectLoop stops a request after maxRedirects redirects.
+var errRedirectLoop = errors.New("stopped after " + strconv.Itoa(maxRedirects) + " redirects")
+
+// keepBody wraps a client's CheckRedirect (nil: Go's default). Go follows
+// 301, 302 and 303 by turning the POST into a GET without the body, which
+// would lose the batch while the page it lands on answers 200: such a
+// redirect is not followed, so that the sink sees the 3xx and reports it.
+// 307 and 308 resend the POST with its body and are left to next.
+func keepBody(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if req.Method != via[0].Method {
+			return http.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return errRedirectLoop
+		}
+		return nil
+	}
 }
 
 // Close closes the idle connections of the sink's own client. It does not
@@ -472,7 +507,11 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// Network errors are retried; the queue stops once ctx is done.
-		return 0, "", fmt.Errorf("httpsink: POST %s (%d records): %w", s.redacted, n, stripURL(err))
+		err = fmt.Errorf("httpsink: POST %s (%d records): %w", s.redacted, n, stripURL(err))
+		if errors.Is(err, errRedirectLoop) {
+			err = asynclog.Permanent(err)
+		}
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	read := maxResponseBytes
@@ -492,12 +531,18 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 		}
 		return rejected, msg, nil
 	}
-	err = &StatusError{
+	se := &StatusError{
 		URL:        s.redacted,
 		StatusCode: resp.StatusCode,
 		Body:       quoteBody([]byte(s.scrub(string(s.respBuf)))),
 		Records:    n,
 	}
+	if resp.StatusCode/100 == 3 {
+		if loc, lerr := resp.Location(); lerr == nil {
+			se.Location = s.scrub(redact(loc))
+		}
+	}
+	err = se
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
@@ -515,11 +560,22 @@ type StatusError struct {
 	StatusCode int
 	Body       string // the response body's first bytes, quoted as printable text
 	Records    int    // records in the refused request
+	// Location is a redirect's target, resolved against the request's
+	// URL, with scheme, host and path only; empty for other answers or if
+	// the header was missing or malformed.
+	Location string
 }
 
 // Error reports the request, the status and the body's first bytes.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("httpsink: POST %s (%d records): %d %s", e.URL, e.Records, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Location != "" {
+		msg += " to " + e.Location + " not followed"
+		switch e.StatusCode {
+		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
+			msg += " (it would resend the POST as a GET without the body)"
+		}
+	}
 	if e.Body != "" {
 		msg += ": " + e.Body
 	}
