@@ -23,8 +23,15 @@
 // permanent [StatusError] naming the status and the Location, without the
 // Location's user info or query.
 //
-// Errors never carry header values, the URL's user info or its query; if a
-// server echoes them in a body that an error quotes, they are redacted.
+// Errors never carry header values, the URL's user info or its query.
+// Every text an error quotes from elsewhere goes through one redaction,
+// whatever its path: a transport error (which may quote what a peer sent
+// back, such as the request line), a redirect's Location, a status's body,
+// an OTLP partial success's message. It hides the sink's secrets wherever
+// they appear, and the query and user info of any URL in the text.
+// Transport errors keep only their redacted text: errors.Is still finds
+// context.Canceled and context.DeadlineExceeded, but not the transport's
+// own error values, whose text could carry a secret.
 //
 //	sink, err := httpsink.New("http://localhost:4318/v1/logs", httpsink.Options{Format: httpsink.OTLP})
 //	if err != nil { ... }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -190,63 +188,6 @@ func New(rawURL string, opts Options) (*Sink, error) {
 		s.otlp = newOTLPEncoder(opts, lookupEnv)
 	}
 	return s, nil
-}
-
-// redact keeps scheme, host and path: user info and query may hold secrets.
-func redact(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
-	return r.String()
-}
-
-// minSecret is the shortest value scrub hides: shorter ones would mangle
-// ordinary words and cannot be much of a secret.
-const minSecret = 4
-
-// secretsOf lists what must never appear in an error: every header value
-// (and the credentials after an auth scheme such as "Bearer "), the URL's
-// user name and password, and its query values.
-func secretsOf(u *url.URL, h http.Header) []string {
-	var out []string
-	add := func(v string) {
-		if len(v) >= minSecret {
-			out = append(out, v)
-		}
-	}
-	for _, vs := range h {
-		for _, v := range vs {
-			add(v)
-			if _, cred, ok := strings.Cut(v, " "); ok {
-				add(strings.TrimSpace(cred))
-			}
-		}
-	}
-	if u.User != nil {
-		name := u.User.Username()
-		p, _ := u.User.Password()
-		add(name)
-		add(p)
-		// The transport sends them as basic auth, which a server may echo.
-		add(base64.StdEncoding.EncodeToString([]byte(name + ":" + p)))
-	}
-	for _, vs := range u.Query() {
-		for _, v := range vs {
-			add(v)
-		}
-	}
-	// Longest first, so that a value is hidden whole before any part of it.
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out
-}
-
-// scrub hides the sink's secrets in text quoted from a server (which may
-// echo a request's headers back).
-func (s *Sink) scrub(text string) string {
-	for _, v := range s.secrets {
-		if strings.Contains(text, v) {
-			text = strings.ReplaceAll(text, v, "[redacted]")
-		}
-	}
-	return text
 }
 
 // newClient returns the default client: keep-alive, bounded connect, TLS
@@ -483,7 +424,7 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, nil)
 	if err != nil {
-		return 0, "", asynclog.Permanent(fmt.Errorf("httpsink: build request for %s: %w", s.redacted, stripURL(err)))
+		return 0, "", asynclog.Permanent(fmt.Errorf("httpsink: build request for %s: %w", s.redacted, s.redactErr(err)))
 	}
 	s.bodyReader.attach(req, payload)
 	defer func() {
@@ -507,8 +448,9 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// Network errors are retried; the queue stops once ctx is done.
-		err = fmt.Errorf("httpsink: POST %s (%d records): %w", s.redacted, n, stripURL(err))
-		if errors.Is(err, errRedirectLoop) {
+		loop := errors.Is(err, errRedirectLoop)
+		err = fmt.Errorf("httpsink: POST %s (%d records): %w", s.redacted, n, s.redactErr(err))
+		if loop {
 			err = asynclog.Permanent(err)
 		}
 		return 0, "", err
@@ -526,7 +468,7 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 		if s.format == OTLP {
 			rejected, msg = parsePartialSuccess(s.respBuf)
 			if msg != "" {
-				msg = quoteBody([]byte(s.scrub(msg)))
+				msg = quoteBody([]byte(s.redactText(msg)))
 			}
 		}
 		return rejected, msg, nil
@@ -534,12 +476,12 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 	se := &StatusError{
 		URL:        s.redacted,
 		StatusCode: resp.StatusCode,
-		Body:       quoteBody([]byte(s.scrub(string(s.respBuf)))),
+		Body:       quoteBody([]byte(s.redactText(string(s.respBuf)))),
 		Records:    n,
 	}
 	if resp.StatusCode/100 == 3 {
 		if loc, lerr := resp.Location(); lerr == nil {
-			se.Location = s.scrub(redact(loc))
+			se.Location = s.redactText(redact(loc))
 		}
 	}
 	err = se
@@ -580,16 +522,6 @@ func (e *StatusError) Error() string {
 		msg += ": " + e.Body
 	}
 	return msg
-}
-
-// stripURL replaces a *url.Error, which quotes the request URL (query
-// included), by its cause.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }
 
 // readPrefix appends up to limit bytes of r to b.
