@@ -16,6 +16,16 @@
 // permanent (see [asynclog.Permanent]). An OTLP partial success reaches
 // the queue as [asynclog.Partial], so the refused records count as Failed.
 //
+// A batch split across requests is sent one request at a time, in order,
+// and stops at the first that fails. The requests before it were
+// delivered: the error says how many records they held with
+// [asynclog.Delivered], so the queue counts those as Delivered and retries,
+// or gives to its fallback, only the rest. The records an OTLP partial
+// success refused in a delivered request are reported once the batch is
+// done, retries included; if the rest of the batch is given up on, they
+// stay counted as Delivered (Delivered has no count of refused records)
+// and the error names them.
+//
 // A 307 or 308 redirect is followed: the POST is sent again, body and
 // all, to the new location. A 301, 302 or 303 is not, since Go's client
 // would follow it with a GET without the body and the page it lands on (a

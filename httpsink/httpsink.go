@@ -130,7 +130,8 @@ type Sink struct {
 	zbuf       bytes.Buffer
 	zw         *gzip.Writer
 	respBuf    []byte
-	resume     resumeState
+	pending    pending // the batch the queue's next Write retries, if any
+	batches    uint64  // batches begun, for their numbers
 	seed       maphash.Seed
 	secrets    []string // header values, user info and query values, never to be quoted
 	bodyReader bodyReaders
@@ -244,68 +245,71 @@ func (s *Sink) Close(ctx context.Context) error {
 	return nil
 }
 
-// resumeState remembers how far a split batch got before a retryable
-// failure, so that the queue's retry of the same batch does not send the
-// delivered requests again.
-type resumeState struct {
-	key      uint64 // keyOf the batch; meaningful only when sent > 0
-	sent     int    // records delivered
-	rejected int    // of them, refused in OTLP partial successes
-	msg      string
+// pending remembers a batch whose Write failed with a retryable error.
+// The queue writes the records that were not delivered again (the whole
+// batch, or its rest after [asynclog.Delivered]), so a Write whose records
+// match key is that batch's retry: it goes on counting the batch's
+// requests, and the records that the partial successes of its delivered
+// requests refused are still reported when the batch ends.
+type pending struct {
+	key      uint64 // keyOf the records the queue will write again
+	batch    uint64 // the batch's number, from 1; 0 if nothing is pending
+	req      int    // index in the batch of the next request
+	rejected int    // records refused in the partial successes of delivered requests
+	msg      string // the first partial success's message
 }
 
-// keyOf hashes a batch's length, times and encodings. The queue retries
-// with the same records, so a match means a retry; a new batch that only
+// keyOf hashes records' count, times and encodings. The queue's retry
+// passes the same records, so a match means a retry; a new batch that only
 // reuses the same buffers does not match. It is computed only around a
-// failure part way through a batch, never on the common path.
-func (s *Sink) keyOf(batch []asynclog.Record) uint64 {
+// failure, never on the common path.
+func (s *Sink) keyOf(recs []asynclog.Record) uint64 {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
 	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(len(batch)))
+	binary.LittleEndian.PutUint64(b[:], uint64(len(recs)))
 	h.Write(b[:])
-	for i := range batch {
-		binary.LittleEndian.PutUint64(b[:], uint64(batch[i].Time.UnixNano()))
+	for i := range recs {
+		binary.LittleEndian.PutUint64(b[:], uint64(recs[i].Time.UnixNano()))
 		h.Write(b[:])
-		binary.LittleEndian.PutUint64(b[:], uint64(len(batch[i].Encoded)))
+		binary.LittleEndian.PutUint64(b[:], uint64(len(recs[i].Encoded)))
 		h.Write(b[:])
-		h.Write(batch[i].Encoded)
+		h.Write(recs[i].Encoded)
 	}
 	return h.Sum64()
 }
 
-// Write posts batch, split into requests of at most MaxBodyBytes. It uses
-// ctx for every request. It returns nil once every request got a 2xx
-// answer; an error wrapped with [asynclog.RetryAfter] or plain for a
-// retryable failure; [asynclog.Permanent] for a refusal; and
-// [asynclog.Partial] when an OTLP server refused some records, or when a
-// later request of a split batch was refused after earlier ones were
-// delivered. It keeps no reference to batch after it returns.
+// Write posts batch, split into requests of at most MaxBodyBytes, in
+// order, one at a time, each with ctx. It returns nil once every request
+// got a 2xx answer. Otherwise it stops at the first request that failed
+// and returns an error wrapped with [asynclog.RetryAfter] or plain for a
+// retryable failure, or [asynclog.Permanent] for a refusal; if earlier
+// requests of the batch were delivered, the error is wrapped with
+// [asynclog.Delivered] and their count, so that the queue counts them
+// Delivered and writes (or gives to its fallback) only the rest. An OTLP
+// partial success comes back as [asynclog.Partial] once the batch is done.
+// It keeps no reference to batch after it returns.
 func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	var st resumeState
-	if s.resume.sent > 0 && s.resume.sent < len(batch) && s.resume.key == s.keyOf(batch) {
-		st = s.resume // a retry of the batch that failed part way
+	st := s.pending
+	s.pending = pending{}
+	if st.batch == 0 || st.key != s.keyOf(batch) {
+		s.batches++
+		st = pending{batch: s.batches}
 	}
-	s.resume = resumeState{}
 	defer s.trimBuffers()
 
-	for st.sent < len(batch) {
-		n := s.encode(batch[st.sent:])
+	sent := 0
+	for sent < len(batch) {
+		n := s.encode(batch[sent:])
 		rejected, msg, err := s.post(ctx, n)
 		if err != nil {
-			if asynclog.IsPermanent(err) && st.sent > 0 {
-				return asynclog.Partial(err, len(batch)-st.sent+st.rejected)
-			}
-			if !asynclog.IsPermanent(err) && st.sent > 0 {
-				st.key = s.keyOf(batch)
-				s.resume = st
-			}
-			return err
+			return s.stopped(err, batch[sent:], sent, st)
 		}
-		st.sent += n
+		sent += n
+		st.req++
 		st.rejected += rejected
 		if msg != "" && st.msg == "" {
 			st.msg = msg
@@ -319,6 +323,23 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 		return asynclog.Partial(err, st.rejected)
 	}
 	return nil
+}
+
+// stopped returns the error of a Write that stopped at a failed request,
+// with sent records of the batch delivered before it and rest not. A
+// retryable failure leaves the batch pending for the queue's retry.
+func (s *Sink) stopped(err error, rest []asynclog.Record, sent int, st pending) error {
+	if !asynclog.IsPermanent(err) {
+		st.key = s.keyOf(rest)
+		s.pending = st
+	} else if st.rejected > 0 {
+		// Delivered has no room for them: they count as Delivered.
+		err = fmt.Errorf("%w (earlier requests of the batch: partial success: %d log records rejected)", err, st.rejected)
+	}
+	if sent == 0 {
+		return err
+	}
+	return asynclog.Delivered(err, sent)
 }
 
 // trimBuffers drops buffers that one huge batch grew.
