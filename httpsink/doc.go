@@ -33,6 +33,31 @@
 // permanent [StatusError] naming the status and the Location, without the
 // Location's user info or query.
 //
+// # Delivery is at least once
+//
+// A request that reached the server but whose answer was lost (the
+// connection reset or hung after the server kept the body, a timeout
+// while it answered) is an error to the sink, so the queue sends those
+// records again: the collector may get them twice. Set
+// Options.IdempotencyHeader (for example to "Idempotency-Key") to let it
+// tell: every request then carries a key, 32 random hex digits of the
+// Sink, the batch's number and the request's index in the batch, such as
+//
+//	Idempotency-Key: 9c1f...e07a-42-0
+//
+// Every attempt of the same records carries the same key: a resend by Go's
+// transport, the queue's retry of the whole batch, and its retry of the
+// rest after [asynclog.Delivered], whose first request is the one that
+// failed (the sink knows a retry by its records, and splits the rest as
+// it split the batch). Another batch, or another request of the same
+// batch, never carries it. A collector, or a proxy in front of it, that
+// remembers the keys it has taken can drop the repeats. The key is new
+// for each Sink, so it does not survive a restart of the process; the
+// formats themselves have no field for it (an OTLP log record has no
+// identity of its own), which is why it travels in a header.
+//
+// # Errors and secrets
+//
 // Errors never carry header values, the URL's user info or its query.
 // Every text an error quotes from elsewhere goes through one redaction,
 // whatever its path: a transport error (which may quote what a peer sent

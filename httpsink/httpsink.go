@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -75,6 +77,15 @@ type Options struct {
 	// than this is sent alone rather than dropped. 0 means 4 MiB; negative
 	// is an error.
 	MaxBodyBytes int
+	// IdempotencyHeader, if set, names a header that carries a key for
+	// each request, with which a collector can drop the duplicates that
+	// at-least-once delivery sends (see the package doc). Collectors and
+	// gateways that deduplicate commonly use "Idempotency-Key", which Go's
+	// transport also takes as leave to resend a POST on a kept-alive
+	// connection that broke. "" (the default): no such header. It must be
+	// a valid header name; it takes the place of a header of that name in
+	// Headers.
+	IdempotencyHeader string
 
 	// ServiceName is the OTLP resource's service.name. "" means the
 	// OTEL_SERVICE_NAME environment variable, else a service.name in
@@ -131,6 +142,8 @@ type Sink struct {
 	zw         *gzip.Writer
 	respBuf    []byte
 	pending    pending // the batch the queue's next Write retries, if any
+	idemHeader string  // canonical; "" for none
+	idemPrefix string  // random to the sink: 32 hex digits
 	batches    uint64  // batches begun, for their numbers
 	seed       maphash.Seed
 	secrets    []string // header values, user info and query values, never to be quoted
@@ -161,6 +174,9 @@ func New(rawURL string, opts Options) (*Sink, error) {
 	if opts.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("httpsink: Options.MaxBodyBytes is negative (%d)", opts.MaxBodyBytes)
 	}
+	if h := opts.IdempotencyHeader; h != "" && !validHeaderName(h) {
+		return nil, fmt.Errorf("httpsink: Options.IdempotencyHeader %q is not a valid header name", h)
+	}
 	if opts.Format < NDJSON || opts.Format > OTLP {
 		return nil, fmt.Errorf("httpsink: Options.Format is not a known format (%d)", int(opts.Format))
 	}
@@ -173,6 +189,12 @@ func New(rawURL string, opts Options) (*Sink, error) {
 		client:   opts.Client,
 		maxBody:  opts.MaxBodyBytes,
 		seed:     maphash.MakeSeed(),
+	}
+	if opts.IdempotencyHeader != "" {
+		s.idemHeader = http.CanonicalHeaderKey(opts.IdempotencyHeader)
+		var r [16]byte
+		_, _ = rand.Read(r[:]) // crypto/rand.Read does not fail
+		s.idemPrefix = hex.EncodeToString(r[:])
 	}
 	if s.maxBody == 0 {
 		s.maxBody = defaultMaxBodyBytes
@@ -304,7 +326,7 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 	sent := 0
 	for sent < len(batch) {
 		n := s.encode(batch[sent:])
-		rejected, msg, err := s.post(ctx, n)
+		rejected, msg, err := s.post(ctx, n, s.idempotencyKey(st))
 		if err != nil {
 			return s.stopped(err, batch[sent:], sent, st)
 		}
@@ -323,6 +345,29 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 		return asynclog.Partial(err, st.rejected)
 	}
 	return nil
+}
+
+// idempotencyKey returns the key of the batch's next request, or "" if
+// the sink sends none: the sink's random prefix, the batch's number and
+// the request's index in the batch. The queue's retry of a batch, or of
+// its rest, starts at the request that failed, and the split of the rest
+// is the same as it was within the batch, so each request keeps its key.
+func (s *Sink) idempotencyKey(st pending) string {
+	if s.idemHeader == "" {
+		return ""
+	}
+	return s.idemPrefix + "-" + strconv.FormatUint(st.batch, 10) + "-" + strconv.Itoa(st.req)
+}
+
+// validHeaderName reports whether h is a token, as a header name must be.
+func validHeaderName(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return h != ""
 }
 
 // stopped returns the error of a Write that stopped at a failed request,
@@ -428,9 +473,10 @@ func (s *Sink) contentType() string {
 	return "application/json"
 }
 
-// post sends s.body, holding n records, and classifies the answer. For an
+// post sends s.body, holding n records, with the idempotency key key
+// (none if ""), and classifies the answer. For an
 // OTLP 2xx it returns the partial success's rejected count and message.
-func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err error) {
+func (s *Sink) post(ctx context.Context, n int, key string) (rejected int, msg string, err error) {
 	payload := s.body
 	if s.gzip {
 		s.zbuf.Reset()
@@ -462,6 +508,9 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", s.contentType())
+	if key != "" {
+		req.Header.Set(s.idemHeader, key)
+	}
 	if s.gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
