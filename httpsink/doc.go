@@ -8,7 +8,9 @@
 // an OTLP/HTTP JSON ExportLogsServiceRequest), splits it into requests of
 // at most Options.MaxBodyBytes, optionally gzips each, and posts them with
 // the ctx the queue gives it, so a hung server cannot hold Shutdown past
-// its deadline.
+// its deadline. Reading a response's body, once its status is in, takes
+// at most Options.ResponseBodyTimeout (10 seconds by default), so a server
+// that never ends its answer cannot hold each Write for the whole ctx.
 //
 // The server's answer decides what the queue does next: 2xx is delivered;
 // 429, 502, 503, 504 and network errors are retried, no sooner than a

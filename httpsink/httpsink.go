@@ -2,6 +2,7 @@ package httpsink
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/rand"
@@ -77,6 +78,15 @@ type Options struct {
 	// than this is sent alone rather than dropped. 0 means 4 MiB; negative
 	// is an error.
 	MaxBodyBytes int
+	// ResponseBodyTimeout bounds the time Write spends reading one
+	// response's body once its status and headers have arrived: a server
+	// that never ends the body cannot hold each Write until the queue's
+	// WriteTimeout. When it runs out, the status alone decides (a 2xx is
+	// delivered) and the connection is closed. 0 means 10 seconds;
+	// negative is an error. The wait for the status and headers is bounded
+	// by the ctx Write is given (and, with the sink's own client, by a
+	// 30-second response-header timeout).
+	ResponseBodyTimeout time.Duration
 	// IdempotencyHeader, if set, names a header that carries a key for
 	// each request, with which a collector can drop the duplicates that
 	// at-least-once delivery sends (see the package doc). Collectors and
@@ -111,7 +121,8 @@ type Options struct {
 
 // Defaults of [Options].
 const (
-	defaultMaxBodyBytes = 4 << 20
+	defaultMaxBodyBytes        = 4 << 20
+	defaultResponseBodyTimeout = 10 * time.Second
 	// errBodyBytes is how much of a response body an error quotes.
 	errBodyBytes = 256
 	// maxResponseBytes bounds how much of a response body is read.
@@ -128,26 +139,27 @@ const (
 // consumer does: the sink reuses its buffers across calls. Close may be
 // called from any goroutine.
 type Sink struct {
-	url        string // as given, for requests
-	redacted   string // scheme://host/path, for errors
-	format     Format
-	headers    http.Header
-	gzip       bool
-	client     *http.Client
-	ownClient  bool
-	maxBody    int
-	otlp       *otlpEncoder // nil unless format is OTLP
-	body       []byte
-	zbuf       bytes.Buffer
-	zw         *gzip.Writer
-	respBuf    []byte
-	pending    pending // the batch the queue's next Write retries, if any
-	idemHeader string  // canonical; "" for none
-	idemPrefix string  // random to the sink: 32 hex digits
-	batches    uint64  // batches begun, for their numbers
-	seed       maphash.Seed
-	secrets    []string // header values, user info and query values, never to be quoted
-	bodyReader bodyReaders
+	url         string // as given, for requests
+	redacted    string // scheme://host/path, for errors
+	format      Format
+	headers     http.Header
+	gzip        bool
+	client      *http.Client
+	ownClient   bool
+	maxBody     int
+	bodyTimeout time.Duration
+	otlp        *otlpEncoder // nil unless format is OTLP
+	body        []byte
+	zbuf        bytes.Buffer
+	zw          *gzip.Writer
+	respBuf     []byte
+	pending     pending // the batch the queue's next Write retries, if any
+	idemHeader  string  // canonical; "" for none
+	idemPrefix  string  // random to the sink: 32 hex digits
+	batches     uint64  // batches begun, for their numbers
+	seed        maphash.Seed
+	secrets     []string // header values, user info and query values, never to be quoted
+	bodyReader  bodyReaders
 }
 
 var _ asynclog.Sink = (*Sink)(nil)
@@ -170,6 +182,9 @@ func New(rawURL string, opts Options) (*Sink, error) {
 	}
 	if u.Host == "" {
 		return nil, errors.New("httpsink: URL has no host")
+	}
+	if opts.ResponseBodyTimeout < 0 {
+		return nil, fmt.Errorf("httpsink: Options.ResponseBodyTimeout is negative (%v)", opts.ResponseBodyTimeout)
 	}
 	if opts.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("httpsink: Options.MaxBodyBytes is negative (%d)", opts.MaxBodyBytes)
@@ -196,6 +211,7 @@ func New(rawURL string, opts Options) (*Sink, error) {
 		_, _ = rand.Read(r[:]) // crypto/rand.Read does not fail
 		s.idemPrefix = hex.EncodeToString(r[:])
 	}
+	s.bodyTimeout = cmp.Or(opts.ResponseBodyTimeout, defaultResponseBodyTimeout)
 	if s.maxBody == 0 {
 		s.maxBody = defaultMaxBodyBytes
 	}
@@ -489,7 +505,10 @@ func (s *Sink) post(ctx context.Context, n int, key string) (rejected int, msg s
 		_ = s.zw.Close()
 		payload = s.zbuf.Bytes()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, nil)
+	// Cancelling rctx ends the request, the reading of its body included.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, s.url, nil)
 	if err != nil {
 		return 0, "", asynclog.Permanent(fmt.Errorf("httpsink: build request for %s: %w", s.redacted, s.redactErr(err)))
 	}
@@ -526,6 +545,9 @@ func (s *Sink) post(ctx context.Context, n int, key string) (rejected int, msg s
 		return 0, "", err
 	}
 	defer resp.Body.Close()
+	// The status is in: reading the body gets ResponseBodyTimeout at most.
+	timer := time.AfterFunc(s.bodyTimeout, cancel)
+	defer timer.Stop()
 	read := maxResponseBytes
 	if resp.StatusCode/100 == 2 && s.format != OTLP {
 		read = 0

@@ -73,6 +73,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"no host", "http:///v1/logs", httpsink.Options{}, "no host"},
 		{"negative MaxBodyBytes", "http://127.0.0.1/x", httpsink.Options{MaxBodyBytes: -1}, "MaxBodyBytes is negative"},
 		{"unknown format", "http://127.0.0.1/x", httpsink.Options{Format: 7}, "not a known format"},
+		{"negative ResponseBodyTimeout", "http://127.0.0.1/x", httpsink.Options{ResponseBodyTimeout: -time.Second}, "ResponseBodyTimeout is negative"},
 		{"bad IdempotencyHeader", "http://127.0.0.1/x", httpsink.Options{IdempotencyHeader: "Idempotency Key"}, "IdempotencyHeader"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
