@@ -106,3 +106,33 @@ func TestSplitBatchRefusedPartWayGoesToTheFallback(t *testing.T) {
 	assert.Equal(t, uint64(20), st.Delivered, "7 by the collector, 13 by the fallback")
 	assert.Equal(t, uint64(13), st.FellBack, "13 by the fallback")
 }
+
+// TestPartialSuccessCountedAcrossARetry: the records an OTLP partial
+// success refused in a delivered request of a split batch are still
+// counted Failed when the rest is retried and then delivered.
+func TestPartialSuccessCountedAcrossARetry(t *testing.T) {
+	srv := newServer(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		switch n {
+		case 0:
+			_, _ = w.Write([]byte(`{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"too old"}}`))
+		case 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	s := newSink(t, srv.URL, httpsink.Options{Format: httpsink.OTLP, MaxBodyBytes: 1000})
+	var errs errorLog
+	q, err := asynclog.NewQueue(s, asynclog.Options{MinBackoff: time.Millisecond, BatchSize: 20, FlushInterval: time.Hour, OnError: errs.add})
+	require.NoError(t, err, "NewQueue")
+	l := slog.New(asynclog.NewHandler(q, &slog.HandlerOptions{ReplaceAttr: dropTimeLevel}))
+	for _, m := range splitMessages() {
+		l.Info(m)
+	}
+	_ = q.Flush(context.Background())
+	require.NoError(t, q.Close(), "Close")
+	require.Greater(t, len(srv.requests()), 3, "the batch was split")
+	st := q.Stats()
+	assert.Equal(t, uint64(1), st.Retries, "the 503 was retried once")
+	assert.Equal(t, uint64(2), st.Failed, "the 2 refused records count as Failed")
+	assert.Equal(t, uint64(18), st.Delivered, "the other 18 as Delivered")
+	assert.Contains(t, errs.text(), "too old", "the server's message reached OnError")
+}
