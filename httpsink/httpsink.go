@@ -587,8 +587,10 @@ func (s *Sink) post(ctx context.Context, n int, key string) (rejected int, msg s
 	return 0, "", asynclog.Permanent(err)
 }
 
-// StatusError is a non-2xx answer. Errors from [Sink.Write] wrap it, so
-// errors.As finds it under [asynclog.Permanent] or [asynclog.RetryAfter].
+// StatusError is a non-2xx answer, a redirect that was not followed
+// included. Errors from [Sink.Write] wrap it, so errors.As finds it under
+// [asynclog.Permanent], [asynclog.RetryAfter] or [asynclog.Delivered]. Its
+// Body and Location went through the sink's redaction.
 type StatusError struct {
 	URL        string // scheme, host and path only: no user info, no query
 	StatusCode int
