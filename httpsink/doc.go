@@ -8,7 +8,9 @@
 // an OTLP/HTTP JSON ExportLogsServiceRequest), splits it into requests of
 // at most Options.MaxBodyBytes, optionally gzips each, and posts them with
 // the ctx the queue gives it, so a hung server cannot hold Shutdown past
-// its deadline.
+// its deadline. Reading a response's body, once its status is in, takes
+// at most Options.ResponseBodyTimeout (10 seconds by default), so a server
+// that never ends its answer cannot hold each Write for the whole ctx.
 //
 // The server's answer decides what the queue does next: 2xx is delivered;
 // 429, 502, 503, 504 and network errors are retried, no sooner than a
@@ -16,8 +18,57 @@
 // permanent (see [asynclog.Permanent]). An OTLP partial success reaches
 // the queue as [asynclog.Partial], so the refused records count as Failed.
 //
-// Errors never carry header values, the URL's user info or its query; if a
-// server echoes them in a body that an error quotes, they are redacted.
+// A batch split across requests is sent one request at a time, in order,
+// and stops at the first that fails. The requests before it were
+// delivered: the error says how many records they held with
+// [asynclog.Delivered], so the queue counts those as Delivered and retries,
+// or gives to its fallback, only the rest. The records an OTLP partial
+// success refused in a delivered request are reported once the batch is
+// done, retries included; if the rest of the batch is given up on, they
+// stay counted as Delivered (Delivered has no count of refused records)
+// and the error names them.
+//
+// A 307 or 308 redirect is followed: the POST is sent again, body and
+// all, to the new location. A 301, 302 or 303 is not, since Go's client
+// would follow it with a GET without the body and the page it lands on (a
+// login page, say) would answer 200 for records never posted: it is a
+// permanent [StatusError] naming the status and the Location, without the
+// Location's user info or query.
+//
+// # Delivery is at least once
+//
+// A request that reached the server but whose answer was lost (the
+// connection reset or hung after the server kept the body, a timeout
+// while it answered) is an error to the sink, so the queue sends those
+// records again: the collector may get them twice. Set
+// Options.IdempotencyHeader (for example to "Idempotency-Key") to let it
+// tell: every request then carries a key, 32 random hex digits of the
+// Sink, the batch's number and the request's index in the batch, such as
+//
+//	Idempotency-Key: 9c1f...e07a-42-0
+//
+// Every attempt of the same records carries the same key: a resend by Go's
+// transport, the queue's retry of the whole batch, and its retry of the
+// rest after [asynclog.Delivered], whose first request is the one that
+// failed (the sink knows a retry by its records, and splits the rest as
+// it split the batch). Another batch, or another request of the same
+// batch, never carries it. A collector, or a proxy in front of it, that
+// remembers the keys it has taken can drop the repeats. The key is new
+// for each Sink, so it does not survive a restart of the process; the
+// formats themselves have no field for it (an OTLP log record has no
+// identity of its own), which is why it travels in a header.
+//
+// # Errors and secrets
+//
+// Errors never carry header values, the URL's user info or its query.
+// Every text an error quotes from elsewhere goes through one redaction,
+// whatever its path: a transport error (which may quote what a peer sent
+// back, such as the request line), a redirect's Location, a status's body,
+// an OTLP partial success's message. It hides the sink's secrets wherever
+// they appear, and the query and user info of any URL in the text.
+// Transport errors keep only their redacted text: errors.Is still finds
+// context.Canceled and context.DeadlineExceeded, but not the transport's
+// own error values, whose text could carry a secret.
 //
 //	sink, err := httpsink.New("http://localhost:4318/v1/logs", httpsink.Options{Format: httpsink.OTLP})
 //	if err != nil { ... }

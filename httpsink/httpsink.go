@@ -2,10 +2,12 @@ package httpsink
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -14,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -67,12 +68,34 @@ type Options struct {
 	// Client sends the requests. nil: a client of the sink's own, with
 	// connect, TLS handshake and response-header timeouts and keep-alive,
 	// whose idle connections Close closes. A caller's client is not closed.
+	// Either way the sink sends through a copy whose CheckRedirect refuses
+	// a redirect that would drop the body (see [StatusError.Location]); a
+	// caller's CheckRedirect still decides the 307 and 308 redirects, which
+	// keep it.
 	Client *http.Client
 	// MaxBodyBytes is the most uncompressed bytes per request: a bigger
 	// batch is split across requests, in order. A single record bigger
 	// than this is sent alone rather than dropped. 0 means 4 MiB; negative
 	// is an error.
 	MaxBodyBytes int
+	// ResponseBodyTimeout bounds the time Write spends reading one
+	// response's body once its status and headers have arrived: a server
+	// that never ends the body cannot hold each Write until the queue's
+	// WriteTimeout. When it runs out, the status alone decides (a 2xx is
+	// delivered) and the connection is closed. 0 means 10 seconds;
+	// negative is an error. The wait for the status and headers is bounded
+	// by the ctx Write is given (and, with the sink's own client, by a
+	// 30-second response-header timeout).
+	ResponseBodyTimeout time.Duration
+	// IdempotencyHeader, if set, names a header that carries a key for
+	// each request, with which a collector can drop the duplicates that
+	// at-least-once delivery sends (see the package doc). Collectors and
+	// gateways that deduplicate commonly use "Idempotency-Key", which Go's
+	// transport also takes as leave to resend a POST on a kept-alive
+	// connection that broke. "" (the default): no such header. It must be
+	// a valid header name; it takes the place of a header of that name in
+	// Headers.
+	IdempotencyHeader string
 
 	// ServiceName is the OTLP resource's service.name. "" means the
 	// OTEL_SERVICE_NAME environment variable, else a service.name in
@@ -98,7 +121,8 @@ type Options struct {
 
 // Defaults of [Options].
 const (
-	defaultMaxBodyBytes = 4 << 20
+	defaultMaxBodyBytes        = 4 << 20
+	defaultResponseBodyTimeout = 10 * time.Second
 	// errBodyBytes is how much of a response body an error quotes.
 	errBodyBytes = 256
 	// maxResponseBytes bounds how much of a response body is read.
@@ -115,23 +139,27 @@ const (
 // consumer does: the sink reuses its buffers across calls. Close may be
 // called from any goroutine.
 type Sink struct {
-	url        string // as given, for requests
-	redacted   string // scheme://host/path, for errors
-	format     Format
-	headers    http.Header
-	gzip       bool
-	client     *http.Client
-	ownClient  bool
-	maxBody    int
-	otlp       *otlpEncoder // nil unless format is OTLP
-	body       []byte
-	zbuf       bytes.Buffer
-	zw         *gzip.Writer
-	respBuf    []byte
-	resume     resumeState
-	seed       maphash.Seed
-	secrets    []string // header values, user info and query values, never to be quoted
-	bodyReader bodyReaders
+	url         string // as given, for requests
+	redacted    string // scheme://host/path, for errors
+	format      Format
+	headers     http.Header
+	gzip        bool
+	client      *http.Client
+	ownClient   bool
+	maxBody     int
+	bodyTimeout time.Duration
+	otlp        *otlpEncoder // nil unless format is OTLP
+	body        []byte
+	zbuf        bytes.Buffer
+	zw          *gzip.Writer
+	respBuf     []byte
+	pending     pending // the batch the queue's next Write retries, if any
+	idemHeader  string  // canonical; "" for none
+	idemPrefix  string  // random to the sink: 32 hex digits
+	batches     uint64  // batches begun, for their numbers
+	seed        maphash.Seed
+	secrets     []string // header values, user info and query values, never to be quoted
+	bodyReader  bodyReaders
 }
 
 var _ asynclog.Sink = (*Sink)(nil)
@@ -155,8 +183,14 @@ func New(rawURL string, opts Options) (*Sink, error) {
 	if u.Host == "" {
 		return nil, errors.New("httpsink: URL has no host")
 	}
+	if opts.ResponseBodyTimeout < 0 {
+		return nil, fmt.Errorf("httpsink: Options.ResponseBodyTimeout is negative (%v)", opts.ResponseBodyTimeout)
+	}
 	if opts.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("httpsink: Options.MaxBodyBytes is negative (%d)", opts.MaxBodyBytes)
+	}
+	if h := opts.IdempotencyHeader; h != "" && !validHeaderName(h) {
+		return nil, fmt.Errorf("httpsink: Options.IdempotencyHeader %q is not a valid header name", h)
 	}
 	if opts.Format < NDJSON || opts.Format > OTLP {
 		return nil, fmt.Errorf("httpsink: Options.Format is not a known format (%d)", int(opts.Format))
@@ -171,74 +205,28 @@ func New(rawURL string, opts Options) (*Sink, error) {
 		maxBody:  opts.MaxBodyBytes,
 		seed:     maphash.MakeSeed(),
 	}
+	if opts.IdempotencyHeader != "" {
+		s.idemHeader = http.CanonicalHeaderKey(opts.IdempotencyHeader)
+		var r [16]byte
+		_, _ = rand.Read(r[:]) // crypto/rand.Read does not fail
+		s.idemPrefix = hex.EncodeToString(r[:])
+	}
+	s.bodyTimeout = cmp.Or(opts.ResponseBodyTimeout, defaultResponseBodyTimeout)
 	if s.maxBody == 0 {
 		s.maxBody = defaultMaxBodyBytes
 	}
 	if s.client == nil {
 		s.client, s.ownClient = newClient(), true
+	} else {
+		c := *s.client // the caller's Transport, Jar and Timeout; our redirect policy
+		s.client = &c
 	}
+	s.client.CheckRedirect = keepBody(s.client.CheckRedirect)
 	s.secrets = secretsOf(u, s.headers)
 	if s.format == OTLP {
 		s.otlp = newOTLPEncoder(opts, lookupEnv)
 	}
 	return s, nil
-}
-
-// redact keeps scheme, host and path: user info and query may hold secrets.
-func redact(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
-	return r.String()
-}
-
-// minSecret is the shortest value scrub hides: shorter ones would mangle
-// ordinary words and cannot be much of a secret.
-const minSecret = 4
-
-// secretsOf lists what must never appear in an error: every header value
-// (and the credentials after an auth scheme such as "Bearer "), the URL's
-// user name and password, and its query values.
-func secretsOf(u *url.URL, h http.Header) []string {
-	var out []string
-	add := func(v string) {
-		if len(v) >= minSecret {
-			out = append(out, v)
-		}
-	}
-	for _, vs := range h {
-		for _, v := range vs {
-			add(v)
-			if _, cred, ok := strings.Cut(v, " "); ok {
-				add(strings.TrimSpace(cred))
-			}
-		}
-	}
-	if u.User != nil {
-		name := u.User.Username()
-		p, _ := u.User.Password()
-		add(name)
-		add(p)
-		// The transport sends them as basic auth, which a server may echo.
-		add(base64.StdEncoding.EncodeToString([]byte(name + ":" + p)))
-	}
-	for _, vs := range u.Query() {
-		for _, v := range vs {
-			add(v)
-		}
-	}
-	// Longest first, so that a value is hidden whole before any part of it.
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out
-}
-
-// scrub hides the sink's secrets in text quoted from a server (which may
-// echo a request's headers back).
-func (s *Sink) scrub(text string) string {
-	for _, v := range s.secrets {
-		if strings.Contains(text, v) {
-			text = strings.ReplaceAll(text, v, "[redacted]")
-		}
-	}
-	return text
 }
 
 // newClient returns the default client: keep-alive, bounded connect, TLS
@@ -258,6 +246,33 @@ func newClient() *http.Client {
 	return &http.Client{Transport: t, Timeout: 2 * time.Minute}
 }
 
+// maxRedirects is how many redirects in a row a request follows, as
+// Go's default policy does.
+const maxRedirects = 10
+
+// errRedirectLoop stops a request after maxRedirects redirects.
+var errRedirectLoop = errors.New("stopped after " + strconv.Itoa(maxRedirects) + " redirects")
+
+// keepBody wraps a client's CheckRedirect (nil: Go's default). Go follows
+// 301, 302 and 303 by turning the POST into a GET without the body, which
+// would lose the batch while the page it lands on answers 200: such a
+// redirect is not followed, so that the sink sees the 3xx and reports it.
+// 307 and 308 resend the POST with its body and are left to next.
+func keepBody(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if req.Method != via[0].Method {
+			return http.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return errRedirectLoop
+		}
+		return nil
+	}
+}
+
 // Close closes the idle connections of the sink's own client. It does not
 // touch a client given in Options. It is safe to call more than once and
 // from any goroutine; it returns nil.
@@ -268,68 +283,71 @@ func (s *Sink) Close(ctx context.Context) error {
 	return nil
 }
 
-// resumeState remembers how far a split batch got before a retryable
-// failure, so that the queue's retry of the same batch does not send the
-// delivered requests again.
-type resumeState struct {
-	key      uint64 // keyOf the batch; meaningful only when sent > 0
-	sent     int    // records delivered
-	rejected int    // of them, refused in OTLP partial successes
-	msg      string
+// pending remembers a batch whose Write failed with a retryable error.
+// The queue writes the records that were not delivered again (the whole
+// batch, or its rest after [asynclog.Delivered]), so a Write whose records
+// match key is that batch's retry: it goes on counting the batch's
+// requests, and the records that the partial successes of its delivered
+// requests refused are still reported when the batch ends.
+type pending struct {
+	key      uint64 // keyOf the records the queue will write again
+	batch    uint64 // the batch's number, from 1; 0 if nothing is pending
+	req      int    // index in the batch of the next request
+	rejected int    // records refused in the partial successes of delivered requests
+	msg      string // the first partial success's message
 }
 
-// keyOf hashes a batch's length, times and encodings. The queue retries
-// with the same records, so a match means a retry; a new batch that only
+// keyOf hashes records' count, times and encodings. The queue's retry
+// passes the same records, so a match means a retry; a new batch that only
 // reuses the same buffers does not match. It is computed only around a
-// failure part way through a batch, never on the common path.
-func (s *Sink) keyOf(batch []asynclog.Record) uint64 {
+// failure, never on the common path.
+func (s *Sink) keyOf(recs []asynclog.Record) uint64 {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
 	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(len(batch)))
+	binary.LittleEndian.PutUint64(b[:], uint64(len(recs)))
 	h.Write(b[:])
-	for i := range batch {
-		binary.LittleEndian.PutUint64(b[:], uint64(batch[i].Time.UnixNano()))
+	for i := range recs {
+		binary.LittleEndian.PutUint64(b[:], uint64(recs[i].Time.UnixNano()))
 		h.Write(b[:])
-		binary.LittleEndian.PutUint64(b[:], uint64(len(batch[i].Encoded)))
+		binary.LittleEndian.PutUint64(b[:], uint64(len(recs[i].Encoded)))
 		h.Write(b[:])
-		h.Write(batch[i].Encoded)
+		h.Write(recs[i].Encoded)
 	}
 	return h.Sum64()
 }
 
-// Write posts batch, split into requests of at most MaxBodyBytes. It uses
-// ctx for every request. It returns nil once every request got a 2xx
-// answer; an error wrapped with [asynclog.RetryAfter] or plain for a
-// retryable failure; [asynclog.Permanent] for a refusal; and
-// [asynclog.Partial] when an OTLP server refused some records, or when a
-// later request of a split batch was refused after earlier ones were
-// delivered. It keeps no reference to batch after it returns.
+// Write posts batch, split into requests of at most MaxBodyBytes, in
+// order, one at a time, each with ctx. It returns nil once every request
+// got a 2xx answer. Otherwise it stops at the first request that failed
+// and returns an error wrapped with [asynclog.RetryAfter] or plain for a
+// retryable failure, or [asynclog.Permanent] for a refusal; if earlier
+// requests of the batch were delivered, the error is wrapped with
+// [asynclog.Delivered] and their count, so that the queue counts them
+// Delivered and writes (or gives to its fallback) only the rest. An OTLP
+// partial success comes back as [asynclog.Partial] once the batch is done.
+// It keeps no reference to batch after it returns.
 func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	var st resumeState
-	if s.resume.sent > 0 && s.resume.sent < len(batch) && s.resume.key == s.keyOf(batch) {
-		st = s.resume // a retry of the batch that failed part way
+	st := s.pending
+	s.pending = pending{}
+	if st.batch == 0 || st.key != s.keyOf(batch) {
+		s.batches++
+		st = pending{batch: s.batches}
 	}
-	s.resume = resumeState{}
 	defer s.trimBuffers()
 
-	for st.sent < len(batch) {
-		n := s.encode(batch[st.sent:])
-		rejected, msg, err := s.post(ctx, n)
+	sent := 0
+	for sent < len(batch) {
+		n := s.encode(batch[sent:])
+		rejected, msg, err := s.post(ctx, n, s.idempotencyKey(st))
 		if err != nil {
-			if asynclog.IsPermanent(err) && st.sent > 0 {
-				return asynclog.Partial(err, len(batch)-st.sent+st.rejected)
-			}
-			if !asynclog.IsPermanent(err) && st.sent > 0 {
-				st.key = s.keyOf(batch)
-				s.resume = st
-			}
-			return err
+			return s.stopped(err, batch[sent:], sent, st)
 		}
-		st.sent += n
+		sent += n
+		st.req++
 		st.rejected += rejected
 		if msg != "" && st.msg == "" {
 			st.msg = msg
@@ -343,6 +361,46 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 		return asynclog.Partial(err, st.rejected)
 	}
 	return nil
+}
+
+// idempotencyKey returns the key of the batch's next request, or "" if
+// the sink sends none: the sink's random prefix, the batch's number and
+// the request's index in the batch. The queue's retry of a batch, or of
+// its rest, starts at the request that failed, and the split of the rest
+// is the same as it was within the batch, so each request keeps its key.
+func (s *Sink) idempotencyKey(st pending) string {
+	if s.idemHeader == "" {
+		return ""
+	}
+	return s.idemPrefix + "-" + strconv.FormatUint(st.batch, 10) + "-" + strconv.Itoa(st.req)
+}
+
+// validHeaderName reports whether h is a token, as a header name must be.
+func validHeaderName(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return h != ""
+}
+
+// stopped returns the error of a Write that stopped at a failed request,
+// with sent records of the batch delivered before it and rest not. A
+// retryable failure leaves the batch pending for the queue's retry.
+func (s *Sink) stopped(err error, rest []asynclog.Record, sent int, st pending) error {
+	if !asynclog.IsPermanent(err) {
+		st.key = s.keyOf(rest)
+		s.pending = st
+	} else if st.rejected > 0 {
+		// Delivered has no room for them: they count as Delivered.
+		err = fmt.Errorf("%w (earlier requests of the batch: partial success: %d log records rejected)", err, st.rejected)
+	}
+	if sent == 0 {
+		return err
+	}
+	return asynclog.Delivered(err, sent)
 }
 
 // trimBuffers drops buffers that one huge batch grew.
@@ -431,9 +489,10 @@ func (s *Sink) contentType() string {
 	return "application/json"
 }
 
-// post sends s.body, holding n records, and classifies the answer. For an
+// post sends s.body, holding n records, with the idempotency key key
+// (none if ""), and classifies the answer. For an
 // OTLP 2xx it returns the partial success's rejected count and message.
-func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err error) {
+func (s *Sink) post(ctx context.Context, n int, key string) (rejected int, msg string, err error) {
 	payload := s.body
 	if s.gzip {
 		s.zbuf.Reset()
@@ -446,9 +505,12 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 		_ = s.zw.Close()
 		payload = s.zbuf.Bytes()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, nil)
+	// Cancelling rctx ends the request, the reading of its body included.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, s.url, nil)
 	if err != nil {
-		return 0, "", asynclog.Permanent(fmt.Errorf("httpsink: build request for %s: %w", s.redacted, stripURL(err)))
+		return 0, "", asynclog.Permanent(fmt.Errorf("httpsink: build request for %s: %w", s.redacted, s.redactErr(err)))
 	}
 	s.bodyReader.attach(req, payload)
 	defer func() {
@@ -465,6 +527,9 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", s.contentType())
+	if key != "" {
+		req.Header.Set(s.idemHeader, key)
+	}
 	if s.gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
@@ -472,9 +537,17 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// Network errors are retried; the queue stops once ctx is done.
-		return 0, "", fmt.Errorf("httpsink: POST %s (%d records): %w", s.redacted, n, stripURL(err))
+		loop := errors.Is(err, errRedirectLoop)
+		err = fmt.Errorf("httpsink: POST %s (%d records): %w", s.redacted, n, s.redactErr(err))
+		if loop {
+			err = asynclog.Permanent(err)
+		}
+		return 0, "", err
 	}
 	defer resp.Body.Close()
+	// The status is in: reading the body gets ResponseBodyTimeout at most.
+	timer := time.AfterFunc(s.bodyTimeout, cancel)
+	defer timer.Stop()
 	read := maxResponseBytes
 	if resp.StatusCode/100 == 2 && s.format != OTLP {
 		read = 0
@@ -487,17 +560,23 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 		if s.format == OTLP {
 			rejected, msg = parsePartialSuccess(s.respBuf)
 			if msg != "" {
-				msg = quoteBody([]byte(s.scrub(msg)))
+				msg = quoteBody([]byte(s.redactText(msg)))
 			}
 		}
 		return rejected, msg, nil
 	}
-	err = &StatusError{
+	se := &StatusError{
 		URL:        s.redacted,
 		StatusCode: resp.StatusCode,
-		Body:       quoteBody([]byte(s.scrub(string(s.respBuf)))),
+		Body:       quoteBody([]byte(s.redactText(string(s.respBuf)))),
 		Records:    n,
 	}
+	if resp.StatusCode/100 == 3 {
+		if loc, lerr := resp.Location(); lerr == nil {
+			se.Location = s.redactText(redact(loc))
+		}
+	}
+	err = se
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
@@ -508,32 +587,35 @@ func (s *Sink) post(ctx context.Context, n int) (rejected int, msg string, err e
 	return 0, "", asynclog.Permanent(err)
 }
 
-// StatusError is a non-2xx answer. Errors from [Sink.Write] wrap it, so
-// errors.As finds it under [asynclog.Permanent] or [asynclog.RetryAfter].
+// StatusError is a non-2xx answer, a redirect that was not followed
+// included. Errors from [Sink.Write] wrap it, so errors.As finds it under
+// [asynclog.Permanent], [asynclog.RetryAfter] or [asynclog.Delivered]. Its
+// Body and Location went through the sink's redaction.
 type StatusError struct {
 	URL        string // scheme, host and path only: no user info, no query
 	StatusCode int
 	Body       string // the response body's first bytes, quoted as printable text
 	Records    int    // records in the refused request
+	// Location is a redirect's target, resolved against the request's
+	// URL, with scheme, host and path only; empty for other answers or if
+	// the header was missing or malformed.
+	Location string
 }
 
 // Error reports the request, the status and the body's first bytes.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("httpsink: POST %s (%d records): %d %s", e.URL, e.Records, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Location != "" {
+		msg += " to " + e.Location + " not followed"
+		switch e.StatusCode {
+		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
+			msg += " (it would resend the POST as a GET without the body)"
+		}
+	}
 	if e.Body != "" {
 		msg += ": " + e.Body
 	}
 	return msg
-}
-
-// stripURL replaces a *url.Error, which quotes the request URL (query
-// included), by its cause.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }
 
 // readPrefix appends up to limit bytes of r to b.

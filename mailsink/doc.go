@@ -31,6 +31,28 @@
 // [asynclog.Permanent] and carry the server's text in a [ReplyError].
 // Credentials never appear in an error.
 //
+// # Retries, duplicates and recipients
+//
+// Delivery is at least once: if the server took a digest but its final
+// reply was lost, the sink cannot know, and the queue sends the digest
+// again. A retry sends the very same message, with the Message-ID and
+// Date of the first attempt, so that a mail system or reader that drops
+// repeated Message-IDs keeps one copy; each new digest gets a new
+// Message-ID.
+//
+// Recipients answer one by one. One that refuses a digest with a 4xx
+// (greylisting, a full mailbox) while others take it gets it on the
+// queue's retry, which goes to the refused recipients only, never again
+// to those that have it. One that refuses with a 5xx is reported (as
+// [asynclog.Partial] with no records rejected when others took the
+// digest) and not tried again.
+//
+// # EHLO
+//
+// The sink introduces itself in EHLO with Options.LocalName, by default
+// the host's name (os.Hostname), or "localhost" if that is not a valid
+// domain name: in the clear before STARTTLS and again after it.
+//
 // # Hostile log content
 //
 // Log messages reach the headers only through the Subject, with every
@@ -56,8 +78,11 @@
 // builder, but it is a larger dependency built around composing messages,
 // while a digest is one plain-text part this package writes itself.
 //
-// One cost of go-smtp: the client always greets with EHLO localhost, since
-// its STARTTLS path gives no way to set the name before the upgrade.
+// One cost of go-smtp: its STARTTLS path always says EHLO localhost
+// before the upgrade, with no way to give another name, so the sink
+// speaks the conversation's clear-text start itself (greeting, EHLO,
+// STARTTLS, then the TLS handshake under ctx) and hands the client the
+// TLS connection.
 //
 //	sink, err := mailsink.New(mailsink.Options{
 //		Addr:     "smtp.example.com:587",

@@ -30,8 +30,9 @@ const (
 // timeLayout is the time on a readable line: UTC, milliseconds.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// writeDigest writes the whole email for batch to buf: headers, a blank
-// line, and a quoted-printable body.
+// writeDigest writes the whole email for batch to buf: headers (with
+// Date now and Message-ID id), a blank line, and a quoted-printable body.
+// The same batch, now and id make the same bytes.
 //
 // Log content reaches the headers only through the Subject, where every
 // control character becomes a space and the text is RFC 2047 encoded, so
@@ -39,7 +40,7 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 // goes through the quoted-printable encoder, and invalid UTF-8 becomes
 // U+FFFD first; the SMTP client dot-stuffs the result, so a line that is
 // a single dot cannot end the DATA early.
-func (c *config) writeDigest(buf *bytes.Buffer, batch []asynclog.Record, now time.Time) {
+func (c *config) writeDigest(buf *bytes.Buffer, batch []asynclog.Record, now time.Time, id string) {
 	top := 0
 	for i := range batch {
 		if batch[i].Level > batch[top].Level {
@@ -65,7 +66,7 @@ func (c *config) writeDigest(buf *bytes.Buffer, batch []asynclog.Record, now tim
 	header(buf, "To", strings.Join(to, ", "))
 	header(buf, "Subject", fold(mime.QEncoding.Encode("utf-8", subject), len("Subject: ")))
 	header(buf, "Date", now.Format(time.RFC1123Z))
-	header(buf, "Message-ID", messageID(c.from.Address, now))
+	header(buf, "Message-ID", id)
 	header(buf, "MIME-Version", "1.0")
 	header(buf, "Content-Type", "text/plain; charset=utf-8")
 	header(buf, "Content-Transfer-Encoding", "quoted-printable")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"os"
 	"strings"
 	"time"
 
@@ -75,6 +76,12 @@ type Options struct {
 	// Subject is the prefix of every digest's subject. Default
 	// "[asynclog]". It must not contain a line break.
 	Subject string
+	// LocalName is the name the sink introduces itself with in EHLO (or
+	// HELO), before STARTTLS and after it: this host's domain name, or an
+	// address literal such as "[192.0.2.1]". Servers log it and some check
+	// it. "" means the host's name from os.Hostname, or "localhost" if
+	// that fails or is not a valid domain name.
+	LocalName string
 	// MaxMessageBytes bounds the size of one email. A digest that would be
 	// larger keeps its readable summary of every record but leaves out the
 	// raw records that do not fit, and says how many. Default 5 MiB; set
@@ -119,6 +126,7 @@ type config struct {
 	tlsConfig       *tls.Config
 	subject         string
 	maxMessageBytes int
+	localName       string
 	secrets         []string // strings that must never appear in an error
 }
 
@@ -185,6 +193,18 @@ func (o Options) check() (*config, error) {
 	}
 
 	switch {
+	case o.LocalName == "":
+		c.localName = "localhost"
+		if h, err := os.Hostname(); err == nil && validDomain(h) {
+			c.localName = h
+		}
+	case validDomain(o.LocalName) || validAddressLiteral(o.LocalName):
+		c.localName = o.LocalName
+	default:
+		errs = append(errs, fmt.Errorf("mailsink: Options.LocalName %q is neither a domain name nor an address literal", o.LocalName))
+	}
+
+	switch {
 	case c.maxMessageBytes == 0:
 		c.maxMessageBytes = defaultMaxMessageBytes
 	case c.maxMessageBytes < minMessageBytes:
@@ -210,4 +230,40 @@ func (o Options) check() (*config, error) {
 	}
 	c.secrets = secretForms(o.Username, o.Password)
 	return c, nil
+}
+
+// validDomain reports whether s is a domain name as EHLO takes it: dot-
+// separated labels of letters, digits and inner hyphens, each of 1 to 63
+// characters, 253 in all.
+func validDomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validAddressLiteral reports whether s is an address literal as EHLO
+// takes it: "[192.0.2.1]" or "[IPv6:2001:db8::1]".
+func validAddressLiteral(s string) bool {
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return false
+	}
+	inner := s[1 : len(s)-1]
+	if v6, isV6 := strings.CutPrefix(inner, "IPv6:"); isV6 {
+		ip := net.ParseIP(v6)
+		return ip != nil && ip.To4() == nil
+	}
+	ip := net.ParseIP(inner)
+	return ip != nil && ip.To4() != nil && !strings.Contains(inner, ":")
 }

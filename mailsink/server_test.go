@@ -42,6 +42,10 @@ type serverConfig struct {
 	// "RCPT", "DATA") with the command's argument and how many times that
 	// command has been seen (from 1); a non-nil result is the reply.
 	reject func(cmd, arg string, n int) *smtp.SMTPError
+	// loseReply, if set, is asked after the n-th message (from 1) was
+	// taken; true drops the connection before the reply, as a network that
+	// loses the final 250 does.
+	loseReply func(n int) bool
 }
 
 // received is one message as the server took it.
@@ -62,6 +66,7 @@ type testServer struct {
 
 	mu       sync.Mutex
 	msgs     []received
+	helos    []string // the name of every HELO or EHLO that began a session
 	counts   map[string]int
 	arrived  chan struct{} // one value per message, buffered
 	sessions int
@@ -116,6 +121,7 @@ func startServer(t *testing.T, cfg serverConfig) *testServer {
 func (ts *testServer) newSession(c *smtp.Conn) (smtp.Session, error) {
 	ts.mu.Lock()
 	ts.sessions++
+	ts.helos = append(ts.helos, c.Hostname())
 	ts.mu.Unlock()
 	return &session{ts: ts, conn: c, start: time.Now()}, nil
 }
@@ -125,6 +131,13 @@ func (ts *testServer) count(cmd string) int {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	return ts.counts[cmd]
+}
+
+// helloNames returns the names the client gave in HELO or EHLO, in order.
+func (ts *testServer) helloNames() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return append([]string(nil), ts.helos...)
 }
 
 // sessionCount returns the number of connections served.
@@ -234,8 +247,13 @@ func (s *session) Data(r io.Reader) error {
 	_, overTLS := s.conn.TLSConnectionState()
 	s.ts.mu.Lock()
 	s.ts.msgs = append(s.ts.msgs, received{at: s.start, tls: overTLS, from: s.from, rcpts: append([]string(nil), s.rcpts...), data: data})
+	n := len(s.ts.msgs)
 	s.ts.mu.Unlock()
 	s.ts.arrived <- struct{}{}
+	if f := s.ts.cfg.loseReply; f != nil && f(n) {
+		_ = s.conn.Conn().Close()
+		return errors.New("connection dropped before the reply")
+	}
 	return nil
 }
 

@@ -1,15 +1,20 @@
 package mailsink
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"io"
 	"net"
 	"net/mail"
+	"net/textproto"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -78,9 +83,42 @@ func (e *ReplyError) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
 // Write is called by the queue's consumer goroutine only, one call at a
 // time; Close may be called from any goroutine.
 type Sink struct {
-	cfg    *config
-	closed atomic.Bool
-	buf    bytes.Buffer // the message being sent; only Write touches it
+	cfg     *config
+	closed  atomic.Bool
+	buf     bytes.Buffer // the message being sent; only Write touches it
+	pending pending      // the digest the queue's next Write retries, if any; only Write touches it
+	seed    maphash.Seed
+}
+
+// pending remembers a digest whose Write failed with a retryable error,
+// so that the queue's retry of the same batch sends the same message
+// (Message-ID and Date included) and only to the recipients that do not
+// have it yet.
+type pending struct {
+	key  uint64 // keyOf the batch
+	id   string // Message-ID; "" if nothing is pending
+	date time.Time
+	to   []*mail.Address // the recipients still to get it
+	have int             // recipients that have it
+}
+
+// keyOf hashes a batch's length, times and encodings: the queue's retry
+// passes the same records, and a new batch in the same buffers does not
+// match. It is computed only around a failure.
+func (s *Sink) keyOf(batch []asynclog.Record) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(len(batch)))
+	h.Write(b[:])
+	for i := range batch {
+		binary.LittleEndian.PutUint64(b[:], uint64(batch[i].Time.UnixNano()))
+		h.Write(b[:])
+		binary.LittleEndian.PutUint64(b[:], uint64(len(batch[i].Encoded)))
+		h.Write(b[:])
+		h.Write(batch[i].Encoded)
+	}
+	return h.Sum64()
 }
 
 var _ asynclog.Sink = (*Sink)(nil)
@@ -94,7 +132,7 @@ func New(opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{cfg: cfg}, nil
+	return &Sink{cfg: cfg, seed: maphash.MakeSeed()}, nil
 }
 
 // Write sends batch as one digest email. It does not keep batch.
@@ -102,11 +140,21 @@ func New(opts Options) (*Sink, error) {
 // Network errors and 4xx replies are returned as they are, so the queue
 // retries them; 5xx replies, an untrusted server certificate, a server
 // without STARTTLS (in [StartTLS] mode) or without a usable AUTH mechanism
-// are wrapped with [asynclog.Permanent]. If only some recipients are
-// refused, the digest goes to the others and the refusals come back as
-// [asynclog.Partial] with no records rejected, so the queue reports them
-// without sending the digest twice. After Close it returns a permanent
-// error wrapping [ErrClosed].
+// are wrapped with [asynclog.Permanent]. After Close it returns a
+// permanent error wrapping [ErrClosed].
+//
+// The queue's retry of a batch whose Write failed with a retryable error
+// sends the same message, Message-ID and Date included, so that a copy
+// that arrived although its final reply was lost can be told for what it
+// is. Recipients are handled one by one: if some take the digest while
+// others refuse it with a 4xx, the error is retryable and the retry goes
+// to the refused ones only, never again to those that have it; the digest
+// counts as delivered once each recipient took it or refused it with a
+// 5xx. A 5xx refusal while others took the digest comes back as
+// [asynclog.Partial] with no records rejected, so the queue reports it
+// without sending the digest again. If the queue gives up first, the
+// records count as Failed (and go to its fallback) although some
+// recipients have them.
 func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 	if s.closed.Load() {
 		return asynclog.Permanent(ErrClosed)
@@ -114,13 +162,52 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	st := s.pending
+	s.pending = pending{}
+	if st.id == "" || st.key != s.keyOf(batch) {
+		now := time.Now()
+		st = pending{id: messageID(s.cfg.from.Address, now), date: now, to: s.cfg.to}
+	}
 	s.buf.Reset()
-	s.cfg.writeDigest(&s.buf, batch, time.Now())
-	err := s.send(ctx, s.buf.Bytes())
+	s.cfg.writeDigest(&s.buf, batch, st.date, st.id)
+	res, err := s.send(ctx, s.buf.Bytes(), st.to)
 	if s.buf.Cap() > 2*s.cfg.maxMessageBytes {
 		s.buf = bytes.Buffer{} // do not pin one huge digest's memory
 	}
+	if err == nil {
+		err = s.recipientsError(res, &st)
+	}
+	if err != nil && !asynclog.IsPermanent(err) && !isPartial(err) {
+		st.key = s.keyOf(batch)
+		s.pending = st
+	}
 	return s.cfg.redact(err)
+}
+
+// recipientsError returns the error, if any, of a conversation that got
+// as far as the recipients: res says who took the digest and who refused
+// it. Recipients refused with a 4xx stay in st.to for the retry.
+func (s *Sink) recipientsError(res rcptResult, st *pending) error {
+	st.have += res.accepted
+	if len(res.refused) == 0 {
+		return nil
+	}
+	all := len(s.cfg.to)
+	refused := errors.Join(res.refused...)
+	if len(res.later) > 0 {
+		st.to = res.later
+		return fmt.Errorf("mailsink: digest sent to %d of %d recipients, %d to try again: %w", st.have, all, len(res.later), refused)
+	}
+	if st.have == 0 {
+		return asynclog.Permanent(refused)
+	}
+	return asynclog.Partial(fmt.Errorf("mailsink: digest sent to %d of %d recipients: %w", st.have, all, refused), 0)
+}
+
+// isPartial reports whether err is an [asynclog.PartialError].
+func isPartial(err error) bool {
+	var pe *asynclog.PartialError
+	return errors.As(err, &pe)
 }
 
 // Close marks the sink closed; later Writes fail with [ErrClosed]. The sink
@@ -131,16 +218,25 @@ func (s *Sink) Close(ctx context.Context) error {
 	return nil
 }
 
-// send holds one SMTP conversation that delivers msg.
-func (s *Sink) send(ctx context.Context, msg []byte) (err error) {
+// rcptResult is how the recipients of one conversation answered.
+type rcptResult struct {
+	accepted int             // recipients that took the digest (DATA was accepted)
+	later    []*mail.Address // recipients refused with a 4xx
+	refused  []error         // every refusal, as a *ReplyError
+}
+
+// send holds one SMTP conversation that delivers msg to the recipients
+// rcpts. Its error is for a conversation that failed; refused recipients
+// come back in the result, with a nil error.
+func (s *Sink) send(ctx context.Context, msg []byte, rcpts []*mail.Address) (res rcptResult, err error) {
 	cfg := s.cfg
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("mailsink: send: %w", err)
+		return res, fmt.Errorf("mailsink: send: %w", err)
 	}
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", cfg.addr)
 	if err != nil {
-		return stepError(ctx, "dial "+cfg.addr, err)
+		return res, stepError(ctx, "dial "+cfg.addr, err)
 	}
 	// Once ctx is done, closing the connection ends whatever read or write
 	// the client is blocked in; the client's own deadlines are reset by
@@ -152,34 +248,24 @@ func (s *Sink) send(ctx context.Context, msg []byte) (err error) {
 	}()
 
 	conn := raw
-	if cfg.tlsMode == ImplicitTLS {
+	hello := "EHLO"
+	switch cfg.tlsMode {
+	case ImplicitTLS:
 		tc := tls.Client(raw, cfg.tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return stepError(ctx, "TLS handshake", err)
+			return res, stepError(ctx, "TLS handshake", err)
 		}
 		conn = tc
+	case StartTLS:
+		if conn, err = cfg.startTLS(ctx, raw); err != nil {
+			return res, err
+		}
+		hello = "EHLO after STARTTLS"
 	}
-
-	var c *smtp.Client
-	if cfg.tlsMode == StartTLS {
-		c, err = smtp.NewClientStartTLS(conn, cfg.tlsConfig)
-		if err != nil {
-			if noStartTLS(ctx, err) {
-				return asynclog.Permanent(fmt.Errorf("%w (%s)", ErrNoStartTLS, cfg.addr))
-			}
-			return stepError(ctx, "STARTTLS", err)
-		}
-		// The TLS handshake runs with the next command, this EHLO.
-		setTimeouts(ctx, c)
-		if err := c.Hello("localhost"); err != nil {
-			return stepError(ctx, "EHLO after STARTTLS", err)
-		}
-	} else {
-		c = smtp.NewClient(conn)
-		setTimeouts(ctx, c)
-		if err := c.Hello("localhost"); err != nil {
-			return stepError(ctx, "EHLO", err)
-		}
+	c := smtp.NewClient(conn)
+	setTimeouts(ctx, c)
+	if err := c.Hello(cfg.localName); err != nil {
+		return res, stepError(ctx, hello, err)
 	}
 
 	if cfg.username != "" {
@@ -191,10 +277,10 @@ func (s *Sink) send(ctx context.Context, msg []byte) (err error) {
 			mech = sasl.NewLoginClient(cfg.username, cfg.password)
 		default:
 			_, offered := c.Extension("AUTH")
-			return asynclog.Permanent(fmt.Errorf("%w (offered: %q)", ErrNoAuth, offered))
+			return res, asynclog.Permanent(fmt.Errorf("%w (offered: %q)", ErrNoAuth, offered))
 		}
 		if err := c.Auth(mech); err != nil {
-			return stepError(ctx, "AUTH", err)
+			return res, stepError(ctx, "AUTH", err)
 		}
 	}
 
@@ -203,60 +289,131 @@ func (s *Sink) send(ctx context.Context, msg []byte) (err error) {
 		mailOpts = &smtp.MailOptions{UTF8: true}
 	}
 	if err := c.Mail(cfg.from.Address, mailOpts); err != nil {
-		return stepError(ctx, "MAIL FROM", err)
+		return res, stepError(ctx, "MAIL FROM", err)
 	}
-	var refused []error
-	allPermanent := true
-	for _, to := range cfg.to {
+	for _, to := range rcpts {
 		err := c.Rcpt(to.Address, nil)
 		if err == nil {
 			continue
 		}
 		var se *smtp.SMTPError
 		if !errors.As(err, &se) || ctx.Err() != nil {
-			return stepError(ctx, "RCPT TO <"+to.Address+">", err)
+			return rcptResult{}, stepError(ctx, "RCPT TO <"+to.Address+">", err)
 		}
 		re := replyError("RCPT TO <"+to.Address+">", se)
-		allPermanent = allPermanent && !re.Temporary()
-		refused = append(refused, re)
-	}
-	if len(refused) == len(cfg.to) {
-		err := errors.Join(refused...)
-		if allPermanent {
-			return asynclog.Permanent(err)
+		if re.Temporary() {
+			res.later = append(res.later, to)
 		}
-		return err
+		res.refused = append(res.refused, re)
+	}
+	if len(res.refused) == len(rcpts) {
+		return res, nil // nobody to send it to
 	}
 
 	w, err := c.Data()
 	if err != nil {
-		return stepError(ctx, "DATA", err)
+		return rcptResult{}, stepError(ctx, "DATA", err)
 	}
 	if _, err := w.Write(msg); err != nil {
-		return stepError(ctx, "DATA", err)
+		return rcptResult{}, stepError(ctx, "DATA", err)
 	}
 	if err := w.Close(); err != nil {
-		return stepError(ctx, "end of data", err)
+		return rcptResult{}, stepError(ctx, "end of data", err)
 	}
 	// The server has taken the message; a failed QUIT loses nothing.
 	_ = c.Quit()
-
-	if len(refused) > 0 {
-		return asynclog.Partial(fmt.Errorf("mailsink: digest sent to %d of %d recipients: %w",
-			len(cfg.to)-len(refused), len(cfg.to), errors.Join(refused...)), 0)
-	}
-	return nil
+	res.accepted = len(rcpts) - len(res.refused)
+	return res, nil
 }
 
-// noStartTLS reports whether err is the library's refusal to go on
-// without STARTTLS: an error that is neither a reply, nor a network error,
-// nor a cancellation, and names STARTTLS. The library has no exported
-// error for it.
-func noStartTLS(ctx context.Context, err error) bool {
-	var se *smtp.SMTPError
-	var ne net.Error
-	return ctx.Err() == nil && !errors.As(err, &se) && !errors.As(err, &ne) &&
-		strings.Contains(err.Error(), "STARTTLS")
+// startTLS speaks the clear-text start of a [StartTLS] conversation on
+// raw (the greeting, EHLO with the sink's LocalName, STARTTLS) and returns
+// the connection after the TLS handshake, for an SMTP client that then
+// says EHLO again. go-smtp's own STARTTLS path says "EHLO localhost"
+// before the upgrade, with no way to give another name. Whatever the
+// server sent after its reply to STARTTLS, before the handshake, is
+// dropped, as RFC 3207 asks.
+func (c *config) startTLS(ctx context.Context, raw net.Conn) (net.Conn, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+		defer raw.SetDeadline(time.Time{})
+	}
+	r := textproto.NewReader(bufio.NewReader(raw))
+	if _, _, err := r.ReadResponse(220); err != nil {
+		return nil, stepError(ctx, "greeting", replyOf(err))
+	}
+	if _, err := fmt.Fprintf(raw, "EHLO %s\r\n", c.localName); err != nil {
+		return nil, stepError(ctx, "EHLO", err)
+	}
+	_, ext, err := r.ReadResponse(250)
+	var te *textproto.Error
+	switch {
+	case errors.As(err, &te) && (te.Code == 500 || te.Code == 502):
+		// No EHLO, so no extensions, so no STARTTLS.
+		return nil, asynclog.Permanent(fmt.Errorf("%w (%s)", ErrNoStartTLS, c.addr))
+	case err != nil:
+		return nil, stepError(ctx, "EHLO", replyOf(err))
+	case !offers(ext, "STARTTLS"):
+		return nil, asynclog.Permanent(fmt.Errorf("%w (%s)", ErrNoStartTLS, c.addr))
+	}
+	if _, err := io.WriteString(raw, "STARTTLS\r\n"); err != nil {
+		return nil, stepError(ctx, "STARTTLS", err)
+	}
+	if _, _, err := r.ReadResponse(220); err != nil {
+		return nil, stepError(ctx, "STARTTLS", replyOf(err))
+	}
+	tc := tls.Client(raw, c.tlsConfig)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, stepError(ctx, "TLS handshake", err)
+	}
+	return &greetedConn{Conn: tc, greeting: strings.NewReader("220 " + c.localName + " TLS ready\r\n")}, nil
+}
+
+// offers reports whether an EHLO reply (its lines joined with "\n", the
+// first the greeting) lists the extension ext.
+func offers(reply, ext string) bool {
+	lines := strings.Split(reply, "\n")
+	for _, l := range lines[1:] {
+		if name, _, _ := strings.Cut(strings.TrimSpace(l), " "); strings.EqualFold(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// replyOf turns a *textproto.Error (a reply with an unexpected code) into
+// the *smtp.SMTPError the go-smtp client would have returned, with its
+// enhanced status code taken from the text. Other errors are returned as
+// they are.
+func replyOf(err error) error {
+	var te *textproto.Error
+	if !errors.As(err, &te) {
+		return err
+	}
+	se := &smtp.SMTPError{Code: te.Code, EnhancedCode: smtp.NoEnhancedCode, Message: te.Msg}
+	if code, text, ok := strings.Cut(te.Msg, " "); ok {
+		var e smtp.EnhancedCode
+		if n, _ := fmt.Sscanf(code, "%d.%d.%d", &e[0], &e[1], &e[2]); n == 3 && strings.Count(code, ".") == 2 {
+			se.EnhancedCode, se.Message = e, text
+		}
+	}
+	return se
+}
+
+// greetedConn is a connection handed to the SMTP client after its
+// server's greeting was read: its first reads return a stand-in 220
+// greeting, so that the client goes straight on to EHLO. Only the
+// client's goroutine reads it.
+type greetedConn struct {
+	net.Conn
+	greeting *strings.Reader
+}
+
+func (c *greetedConn) Read(p []byte) (int, error) {
+	if c.greeting.Len() > 0 {
+		return c.greeting.Read(p)
+	}
+	return c.Conn.Read(p)
 }
 
 // setTimeouts gives the client's per-command deadlines ctx's deadline, so
@@ -328,8 +485,8 @@ func secretForms(username, password string) []string {
 }
 
 // redact returns err unchanged if its text holds no secret; otherwise an
-// error with the secrets blanked out, permanent if err was. The original
-// error, which quotes the secret, is dropped.
+// error with the secrets blanked out, permanent or partial if err was. The
+// original error, which quotes the secret, is dropped.
 func (c *config) redact(err error) error {
 	if err == nil || len(c.secrets) == 0 {
 		return err
@@ -346,7 +503,11 @@ func (c *config) redact(err error) error {
 		return err
 	}
 	red := errors.New(msg)
-	if asynclog.IsPermanent(err) {
+	var pe *asynclog.PartialError
+	switch {
+	case errors.As(err, &pe):
+		return asynclog.Partial(red, pe.Rejected)
+	case asynclog.IsPermanent(err):
 		return asynclog.Permanent(red)
 	}
 	return red

@@ -130,6 +130,9 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"Password without Username", func(o *mailsink.Options) { o.Username = "" }, "Password without a Username"},
 		{"Subject with a line break", func(o *mailsink.Options) { o.Subject = "[x]\r\nBcc: a@example.com" }, "line break"},
 		{"tiny MaxMessageBytes", func(o *mailsink.Options) { o.MaxMessageBytes = 100 }, "MaxMessageBytes"},
+		{"LocalName with a line break", func(o *mailsink.Options) { o.LocalName = "mx\r\nRCPT TO:<b@example.com>" }, "Options.LocalName"},
+		{"LocalName with a space", func(o *mailsink.Options) { o.LocalName = "my host" }, "Options.LocalName"},
+		{"LocalName a bad address literal", func(o *mailsink.Options) { o.LocalName = "[192.0.2.300]" }, "Options.LocalName"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
