@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -286,4 +287,28 @@ func TestSlogSinkWriteContract(t *testing.T) {
 func TestSinkAdaptersRefuseNil(t *testing.T) {
 	assert.PanicsWithValue(t, "asynclog: SlogSink called with a nil slog.Handler", func() { asynclog.SlogSink(nil) }, "nil handler")
 	assert.PanicsWithValue(t, "asynclog: ZapSink called with a nil zapcore.Core", func() { asynclog.ZapSink(nil) }, "nil core")
+}
+
+// A slow slog handler made safe: the application's logger encodes and
+// hands off; the inner handler (here a TextHandler) runs on the consumer.
+func ExampleSlogSink() {
+	noTime := func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.Attr{}
+		}
+		return a
+	}
+	inner := slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime})
+	q, err := asynclog.NewQueue(asynclog.SlogSink(inner), asynclog.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+
+	logger := slog.New(asynclog.NewHandler(q, nil))
+	logger.Info("order placed", "id", 42, slog.Group("customer", "country", "NZ"))
+
+	_ = q.Close() // drain before the output is checked
+	// Output:
+	// level=INFO msg="order placed" id=42 customer.country=NZ
 }

@@ -3,7 +3,9 @@ package asynclog_test
 import (
 	"context"
 	"errors"
+	"log"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -157,4 +159,23 @@ func TestWriterAllocations(t *testing.T) {
 	require.NoError(t, q.Flush(context.Background()), "Flush")
 	got := testing.AllocsPerRun(1000, func() { _, _ = w.Write(p) })
 	assert.Zero(t, got, "allocations per Write")
+}
+
+// The standard log package through the queue: each log.Print is one
+// record. Without a level field it is Info.
+func ExampleNewWriter() {
+	q, err := asynclog.NewQueue(asynclog.WriterSink(os.Stdout), asynclog.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+
+	logger := log.New(asynclog.NewWriter(q), "checkout: ", 0)
+	logger.Print("order placed")
+	logger.Printf("level=warn msg=%q", "stock low")
+
+	_ = q.Close() // drain before the output is checked
+	// Output:
+	// checkout: order placed
+	// checkout: level=warn msg="stock low"
 }

@@ -208,3 +208,21 @@ func TestZapSinkWriteContract(t *testing.T) {
 		})
 	}
 }
+
+// Any front end in front of a zap core: here slog records written by zap's
+// console encoder on the consumer goroutine.
+func ExampleZapSink() {
+	enc := zapcore.NewConsoleEncoder(zapcore.EncoderConfig{MessageKey: "msg", LevelKey: "level", EncodeLevel: zapcore.CapitalLevelEncoder})
+	q, err := asynclog.NewQueue(asynclog.ZapSink(zapcore.NewCore(enc, zapcore.AddSync(os.Stdout), zapcore.InfoLevel)), asynclog.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+
+	logger := slog.New(asynclog.NewHandler(q, nil))
+	logger.Warn("stock low", "sku", "A-7", "left", 2)
+
+	_ = q.Close() // drain before the output is checked
+	// Output:
+	// WARN	stock low	{"sku": "A-7", "left": 2}
+}
