@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# asynclogotel (nested module: it brings the OpenTelemetry metric API and SDK): gofmt,
-# vet, and its tests under -race (the collector checked with the client's
-# testutil and scraped through promhttp on loopback). Needs only Go and the
-# module proxy.
+# asynclogotel (nested module: it brings the OpenTelemetry metric API and
+# SDK): gofmt, vet, and its tests under -race (the instruments read through
+# the SDK's ManualReader). Needs only Go and the module proxy.
 set -euo pipefail
 cd "$(dirname "$0")/../../asynclogotel"
 unformatted=$(gofmt -l .)
