@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -32,7 +33,8 @@ var _ Sink = (*slogSink)(nil)
 // message keys are left out: the first top-level "time" or "ts", "level",
 // and "msg" or "message". What JSON cannot tell apart comes back changed:
 // a duration or a time arrives as the number or string it was encoded as,
-// an unsigned integer above the int64 range as a float64, an empty object
+// an unsigned integer above the int64 range as a float64, a number beyond
+// float64's range as a string of its digits, an empty object
 // not at all (slog elides empty groups), a source as a group. A record that
 // is not one JSON object (a console encoder's, or text through [NewWriter])
 // reaches h with its whole text as the message and no attributes.
@@ -303,6 +305,9 @@ func (p *jsonParser) scalar() (any, bool) {
 		return n, true
 	}
 	f, err := strconv.ParseFloat(tok, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return tok, true // beyond float64: its text, rather than an infinity
+	}
 	if err != nil {
 		return nil, false
 	}
