@@ -1,5 +1,337 @@
 package asynclog
 
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// writer is the io.Writer front end: one record per Write.
+type writer struct {
+	q *Queue
+}
+
+var _ io.Writer = (*writer)(nil)
+
+// NewWriter returns an io.Writer that hands each Write to q as one record:
+// the front end for loggers that format a whole record and write it in one
+// call (zerolog, logrus, the standard log package, slog.NewTextHandler and
+// any slog handler that writes to an io.Writer).
+//
+//	logger := zerolog.New(asynclog.NewWriter(q)).With().Timestamp().Logger()
+//	log.SetOutput(asynclog.NewWriter(q)) // the standard log package
+//
+// Write copies p (the caller may reuse it once Write returns), trims one
+// line ending (\n or \r\n), and stamps the record with the time of the
+// call. A Write of nothing but a line ending is not a record and is
+// skipped. The record's level is read from the bytes, without allocating:
+// the first top-level "level" key of a JSON object, or the first level=
+// field of logfmt text, in any of the spellings of zerolog, logrus, zap and
+// slog (trace, debug, info, warn, warning, error, dpanic, panic, fatal, in
+// any case, with slog's offsets such as ERROR+2); Info when there is none.
+// So Options.KeepLevel, Options.SyncLevel and the drop counts by level work:
+// a zerolog Fatal or Panic is written synchronously and Write returns once
+// it and everything before it is delivered (bounded by
+// Options.CloseTimeout). The record's Message is the "msg" or "message"
+// value of a JSON object, or the msg= field of logfmt text, and "" when
+// there is none; it is found off the log call, on the consumer goroutine.
+//
+// Write always returns len(p), nil: it never fails because of the sink,
+// not even for a synchronous record whose delivery failed (that failure
+// reaches Options.OnError and the next Flush). Write is safe for concurrent
+// use, as the Queue is.
+//
+// NewWriter panics if q is nil: a mistake at construction, never on a
+// log call.
+func NewWriter(q *Queue) io.Writer {
+	if q == nil {
+		panic("asynclog: NewWriter called with a nil *Queue")
+	}
+	return &writer{q: q}
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	b := trimLineEnding(p)
+	if len(b) == 0 {
+		return len(p), nil
+	}
+	rec := Record{Time: time.Now(), Level: writerLevel(b), Encoded: b}
+	_ = w.q.q.logRaw(rec, false) // see the contract: a sink's failure is not the caller's
+	return len(p), nil
+}
+
+// writerLevel returns the level written in an encoded record, or Info.
+func writerLevel(b []byte) slog.Level {
+	v, _, ok := findField(b, "level", "")
+	if !ok {
+		return slog.LevelInfo
+	}
+	l, ok := parseLevel(v)
+	if !ok {
+		return slog.LevelInfo
+	}
+	return l
+}
+
 // writerMessage returns the message of a record written through the
-// io.Writer front end. Placeholder until the front end lands.
-func writerMessage(b []byte) string { return "" }
+// io.Writer front end: the first top-level "msg" or "message" value of a
+// JSON object, unescaped, or the first msg= field of logfmt text, unquoted;
+// "" if there is none.
+func writerMessage(b []byte) string {
+	v, quoted, ok := findField(b, "msg", "message")
+	if !ok {
+		return ""
+	}
+	if !quoted {
+		return string(v)
+	}
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner) // nothing to unescape, in JSON or Go quoting
+	}
+	if firstNonSpace(b) == '{' {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return string(inner)
+		}
+		return s
+	}
+	s, err := strconv.Unquote(string(v))
+	if err != nil {
+		return string(inner)
+	}
+	return s
+}
+
+// findField finds the first top-level field named k1 or k2 (k2 may be "")
+// in b, a JSON object or logfmt text, and returns its value's bytes. quoted
+// says the value is a string, returned with its quotes and escapes as
+// written (JSON or Go quoting). It does not allocate.
+func findField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
+	if firstNonSpace(b) == '{' {
+		return findJSONField(b, k1, k2)
+	}
+	return findLogfmtField(b, k1, k2)
+}
+
+func firstNonSpace(b []byte) byte {
+	for _, c := range b {
+		if !isSpace(c) {
+			return c
+		}
+	}
+	return 0
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// findJSONField walks the top-level members of a JSON object. A key
+// written with escapes never matches: no encoder escapes "level" or "msg".
+func findJSONField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false, false
+	}
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return nil, false, false // '}' or malformed
+		}
+		end := skipString(b, i)
+		if end < 0 {
+			return nil, false, false
+		}
+		key := b[i+1 : end-1]
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false, false
+		}
+		i = skipSpace(b, i+1)
+		vend := skipValue(b, i)
+		if vend < 0 {
+			return nil, false, false
+		}
+		if string(key) == k1 || (k2 != "" && string(key) == k2) {
+			return b[i:vend], b[i] == '"', true
+		}
+		i = skipSpace(b, vend)
+		if i >= len(b) || b[i] != ',' {
+			return nil, false, false
+		}
+		i++
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the JSON string starting at b[i]
+// (a quote), or -1 if it does not end.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index just past the JSON value starting at b[i], or
+// -1 if it is malformed. Objects and arrays are skipped by counting
+// brackets outside strings; their insides are not checked.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end := skipString(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isSpace(b[j]) {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+// findLogfmtField walks the key=value fields of logfmt text (what
+// slog.TextHandler and logrus's TextFormatter write). A value in double
+// quotes may hold spaces and escaped quotes. Words that are not key=value
+// (a timestamp prefix, say) are passed over.
+func findLogfmtField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
+	i := 0
+	for i < len(b) {
+		i = skipSpace(b, i)
+		start := i
+		for i < len(b) && b[i] != '=' && !isSpace(b[i]) && b[i] != '"' {
+			i++
+		}
+		key := b[start:i]
+		if i < len(b) && b[i] == '"' { // a quoted word that is not a key
+			end := skipString(b, i)
+			if end < 0 {
+				return nil, false, false
+			}
+			i = end
+			continue
+		}
+		if i >= len(b) || b[i] != '=' {
+			continue
+		}
+		i++ // '='
+		vstart := i
+		if i < len(b) && b[i] == '"' {
+			end := skipString(b, i)
+			if end < 0 {
+				return nil, false, false
+			}
+			i = end
+		} else {
+			for i < len(b) && !isSpace(b[i]) {
+				i++
+			}
+		}
+		if len(key) > 0 && (string(key) == k1 || (k2 != "" && string(key) == k2)) {
+			return b[vstart:i], i > vstart && b[vstart] == '"', true
+		}
+	}
+	return nil, false, false
+}
+
+// parseLevel reads a level name as zerolog, logrus, zap or slog spell it,
+// in any case, quoted or not, with an optional slog offset ("ERROR+2").
+func parseLevel(v []byte) (slog.Level, bool) {
+	if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' {
+		v = v[1 : n-1]
+	}
+	name, off := v, 0
+	for i, c := range v {
+		if c == '+' || c == '-' {
+			digits := v[i+1:]
+			if len(digits) == 0 || len(digits) > 4 {
+				return 0, false
+			}
+			n := 0
+			for _, d := range digits {
+				if d < '0' || d > '9' {
+					return 0, false
+				}
+				n = 10*n + int(d-'0')
+			}
+			if c == '-' {
+				n = -n
+			}
+			name, off = v[:i], n
+			break
+		}
+	}
+	var buf [8]byte
+	if len(name) > len(buf) {
+		return 0, false
+	}
+	lower := buf[:len(name)]
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	var l slog.Level
+	switch string(lower) {
+	case "trace":
+		l = slog.LevelDebug - 4
+	case "debug":
+		l = slog.LevelDebug
+	case "info":
+		l = slog.LevelInfo
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	case "dpanic":
+		l = zapLevel(zapcore.DPanicLevel)
+	case "panic":
+		l = zapLevel(zapcore.PanicLevel)
+	case "fatal":
+		l = zapLevel(zapcore.FatalLevel)
+	default:
+		return 0, false
+	}
+	return l + slog.Level(off), true
+}

@@ -142,7 +142,7 @@ func asynclogClose(q *asynclog.Queue) func(ctx context.Context) error {
 
 func subjects() []subject {
 	const asyncDefaults = "Options{} (Block, Size 4096, BatchSize 256, BlockTimeout 2s, CloseTimeout 5s); WriterSink(sink)"
-	return []subject{
+	return append([]subject{
 		{
 			name:     "asynclog Core (zap)",
 			async:    true,
@@ -235,7 +235,7 @@ func subjects() []subject {
 				}
 			},
 		},
-	}
+	}, writerSubjects()...)
 }
 
 // dropNewestSubjects are asynclog with OnFull DropNewest, for the dead sink.
