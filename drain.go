@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 var (
@@ -50,6 +51,7 @@ type consumer struct {
 	recs      []Record // the batch being written, notice first if any
 	notices   int      // leading synthetic records in recs, not counted
 	buf       []byte   // the batch's encodings, copied out of the ring
+	msgs      []byte   // the arena of rawMessage
 	out       outcome  // the last batch's, settled under the next lock
 	firstSeen time.Time
 	lastEnd   time.Time // when the last Write returned, for MinInterval
@@ -235,7 +237,7 @@ func (c *consumer) takeLocked() {
 		c.buf = q.ring.appendBytes(c.buf, s)
 		rec := Record{Time: s.time, Level: s.level, Message: s.msg, Encoded: c.buf[start:len(c.buf):len(c.buf)]}
 		if s.raw {
-			rec.Message = writerMessage(rec.Encoded)
+			rec.Message = c.rawMessage(rec.Encoded)
 		}
 		c.recs = append(c.recs, rec)
 	}
@@ -245,6 +247,31 @@ func (c *consumer) takeLocked() {
 	if len(q.waiters) > 0 {
 		q.admitLocked()
 	}
+}
+
+// msgArenaBytes is the size of the arenas that hold the messages of
+// records from the io.Writer front end.
+const msgArenaBytes = 16 << 10
+
+// rawMessage returns the message of a record from the io.Writer front end.
+// Messages that need no unescaping are copied into an arena that is only
+// ever appended to, never rewritten, so each string stays valid (and
+// immutable) for as long as anyone holds it, and a record costs no
+// allocation of its own: one arena serves many records.
+func (c *consumer) rawMessage(enc []byte) string {
+	span, plain := writerMessageSpan(enc)
+	if !plain {
+		return writerMessage(enc)
+	}
+	if len(span) == 0 {
+		return ""
+	}
+	if cap(c.msgs)-len(c.msgs) < len(span) {
+		c.msgs = make([]byte, 0, max(msgArenaBytes, len(span)))
+	}
+	start := len(c.msgs)
+	c.msgs = append(c.msgs, span...)
+	return unsafe.String(&c.msgs[start], len(span))
 }
 
 // outcome is what became of one batch's records.
@@ -282,6 +309,8 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 	n := len(recs) - notices
 	var out outcome
 	var err error
+	// attempt counts the failed attempts since the sink last made
+	// progress: a Write that delivered part of the batch starts it again.
 	for attempt := 1; ; attempt++ {
 		err = c.write(q.sink, recs)
 		if err == nil {
@@ -299,6 +328,7 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 			if len(recs) == 0 {
 				return out
 			}
+			attempt = 1
 		}
 		var partial *PartialError
 		if errors.As(err, &partial) {
@@ -308,14 +338,12 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 			out.failed, out.err = rej, err
 			return out
 		}
-		final := IsPermanent(err) || attempt >= o.MaxAttempts || q.abortCtx.Err() != nil
-		switch {
-		case IsPermanent(err):
+		if IsPermanent(err) {
 			q.report(fmt.Errorf("asynclog: write %d %s (permanent, not retried): %w", n, plural(n, "record", "records"), err))
-		default:
-			q.report(fmt.Errorf("asynclog: write %d %s (attempt %d of %d): %w", n, plural(n, "record", "records"), attempt, o.MaxAttempts, err))
+			break
 		}
-		if final {
+		q.report(fmt.Errorf("asynclog: write %d %s (attempt %d of %d): %w", n, plural(n, "record", "records"), attempt, o.MaxAttempts, err))
+		if attempt >= o.MaxAttempts || q.abortCtx.Err() != nil {
 			break
 		}
 		delay := backoff(o.MinBackoff, o.MaxBackoff, attempt)
@@ -336,15 +364,18 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 			return out
 		}
 		q.report(fmt.Errorf("asynclog: fallback sink: %w", ferr))
+		took := 0
 		var partial *PartialError
-		if errors.As(ferr, &partial) {
-			rej := min(max(partial.Rejected, 0), n)
-			out.delivered += n - rej
-			out.fellBack += n - rej
-			out.failed = rej
-			out.err = fmt.Errorf("asynclog: fallback refused %d of %d %s: %w", rej, n, plural(n, "record", "records"), errors.Join(err, ferr))
-			return out
+		var dl *DeliveredError
+		switch {
+		case errors.As(ferr, &partial):
+			took = n - min(max(partial.Rejected, 0), n)
+		case errors.As(ferr, &dl):
+			took = max(0, min(dl.N, len(recs))-notices)
 		}
+		out.delivered += took
+		out.fellBack += took
+		n -= took
 		err = errors.Join(err, fmt.Errorf("fallback: %w", ferr))
 	}
 	out.failed = n

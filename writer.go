@@ -83,6 +83,9 @@ func writerLevel(b []byte) slog.Level {
 // JSON object, unescaped, or the first msg= field of logfmt text, unquoted;
 // "" if there is none.
 func writerMessage(b []byte) string {
+	if span, plain := writerMessageSpan(b); plain {
+		return string(span)
+	}
 	v, quoted, ok := findField(b, "msg", "message")
 	if !ok {
 		return ""
@@ -334,4 +337,22 @@ func parseLevel(v []byte) (slog.Level, bool) {
 		return 0, false
 	}
 	return l + slog.Level(off), true
+}
+
+// writerMessageSpan returns the bytes of the message in b when they need
+// no unescaping (plain), so that the consumer can copy them into its
+// message arena instead of allocating a string per record.
+func writerMessageSpan(b []byte) (span []byte, plain bool) {
+	v, quoted, ok := findField(b, "msg", "message")
+	if !ok {
+		return nil, true
+	}
+	if !quoted {
+		return v, true
+	}
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	return nil, false
 }
