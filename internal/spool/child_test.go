@@ -1,0 +1,151 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package spool
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	dirEnv       = "ASYNCLOG_SPOOL_DIR"
+	childRecords = 100
+	panicValue   = "spool child panics on purpose"
+)
+
+// runChild is the child process's part: "hold" opens the spool, appends
+// childRecords records, says "ready" and waits to be killed; "panic" arms
+// the crash output and panics.
+func runChild(mode string) {
+	s, err := Open(os.Getenv(dirEnv), 1<<16)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(4)
+	}
+	switch mode {
+	case "hold":
+		for q := uint64(1); q <= childRecords; q++ {
+			appendRec(s, rec(q))
+		}
+		// Read a few without releasing: they must come back too.
+		for range 10 {
+			s.Read(new(Record))
+		}
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin) // until killed
+		os.Exit(5)
+	case "panic":
+		if err := s.ArmCrashOutput(); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(4)
+		}
+		appendRec(s, rec(1))
+		childPanics()
+	}
+}
+
+func childPanics() { panic(panicValue) }
+
+func child(t *testing.T, mode, dir string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, dirEnv+"="+dir)
+	return cmd
+}
+
+// TestChildKilled: a spool held by another process is in use; once that
+// process is killed by SIGKILL, which runs nothing of ours, its records
+// are all there, the read but unreleased ones included.
+func TestChildKilled(t *testing.T) {
+	dir := t.TempDir()
+	cmd := child(t, "hold", dir)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err, "stdin pipe")
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err, "stdout pipe")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start(), "start child")
+
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "child's ready line; stderr: %s", stderr.String())
+	require.Equal(t, "ready\n", line, "child's ready line")
+
+	_, err = Open(dir, 1<<16)
+	assert.ErrorIs(t, err, ErrInUse, "Open while the child holds the spool")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL), "SIGKILL the child")
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "child's exit: %v", err)
+	ws := exit.Sys().(syscall.WaitStatus)
+	require.True(t, ws.Signaled(), "child ended by a signal: %v", ws)
+	assert.Equal(t, syscall.SIGKILL, ws.Signal(), "child killed by SIGKILL")
+
+	s := openT(t, dir, 1<<16)
+	defer s.Close(true)
+	assert.Equal(t, childRecords, s.Replayed(), "Replayed: every record the child appended")
+	assert.Equal(t, Damage{}, s.Damage(), "no damage")
+	got := readAll(s)
+	require.Len(t, got, childRecords, "records recovered")
+	for i, r := range got {
+		assert.Equal(t, rec(uint64(i+1)), r, "record %d", i+1)
+	}
+}
+
+// TestChildPanicCrashReport: a child that panics after ArmCrashOutput
+// leaves its crash report, panic value and stack, for the next Open, which
+// delivers it once; its record is kept too.
+func TestChildPanicCrashReport(t *testing.T) {
+	dir := t.TempDir()
+	cmd := child(t, "panic", dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "child's exit: %v", err)
+	assert.Equal(t, 2, exit.ExitCode(), "an unrecovered panic exits 2; stderr: %s", stderr.String())
+
+	s := openT(t, dir, 1<<16)
+	c, ok := s.CrashReport()
+	require.True(t, ok, "crash report found")
+	assert.Contains(t, c.Text, "panic: "+panicValue, "report has the panic value")
+	assert.Contains(t, c.Text, "goroutine ", "report has a goroutine stack")
+	assert.Contains(t, c.Text, "childPanics", "report has the panicking function")
+	assert.WithinDuration(t, start, c.Time, time.Minute, "report's time")
+	assert.Equal(t, []uint64{1}, seqs(readAll(s)), "the child's record")
+	require.NoError(t, s.Close(true), "Close")
+
+	s = openT(t, dir, 1<<16)
+	defer s.Close(true)
+	_, ok = s.CrashReport()
+	assert.False(t, ok, "the crash report is delivered once")
+}
+
+// TestArmCrashOutput: Close disarms the output it armed and leaves no
+// empty report behind; a second Spool's arming replaces the first's.
+func TestArmCrashOutput(t *testing.T) {
+	a := openT(t, t.TempDir(), 4096)
+	b := openT(t, t.TempDir(), 4096)
+	require.NoError(t, a.ArmCrashOutput(), "arm a")
+	require.NoError(t, b.ArmCrashOutput(), "arm b replaces a")
+	require.NoError(t, a.Close(true), "Close a, not armed last")
+	_, err := os.Stat(a.Dir() + "/" + crashName)
+	assert.NoError(t, err, "a's crash file stays: a no longer owns the output")
+	require.NoError(t, b.Close(true), "Close b disarms")
+	_, err = os.Stat(b.Dir() + "/" + crashName)
+	assert.ErrorIs(t, err, os.ErrNotExist, "b's empty crash file removed")
+}
