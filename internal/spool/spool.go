@@ -94,6 +94,11 @@ type Damage struct {
 	Regions int
 	// Bytes is the total size of those runs.
 	Bytes int64
+	// Truncated is how many bytes were missing from the end of the data
+	// file (a file cut short): they read as zeros, and the records they
+	// held are lost, counted in Regions and Bytes where a record's start
+	// survived.
+	Truncated int64
 	// Header is true if the header page was unreadable, so the data file
 	// was started afresh and everything in it is lost (Bytes is then the
 	// old file's size).
@@ -108,6 +113,9 @@ func (d Damage) Err() error {
 	}
 	if d.Header {
 		return fmt.Errorf("spool: header damaged: data file reset, %d bytes lost", d.Bytes)
+	}
+	if d.Truncated > 0 {
+		return fmt.Errorf("spool: data file cut short by %d bytes; skipped %d damaged regions (%d bytes)", d.Truncated, d.Regions, d.Bytes)
 	}
 	return fmt.Errorf("spool: skipped %d damaged regions (%d bytes)", d.Regions, d.Bytes)
 }
@@ -218,8 +226,9 @@ func (s *Spool) open(want uint64) error {
 		return s.create(want)
 	}
 	if fi.Size() < int64(headerSize+size) {
-		// Truncated: the missing bytes read as zeros and recovery
+		// Cut short: the missing bytes read as zeros and recovery
 		// reports the records they cut.
+		s.damage.Truncated = int64(headerSize+size) - fi.Size()
 		if err := f.Truncate(int64(headerSize + size)); err != nil {
 			return fmt.Errorf("spool: extend data: %w", err)
 		}
@@ -325,13 +334,15 @@ func (s *Spool) recover() {
 		}
 	}
 	s.putHdr64(hClean, 0)
-	s.head, s.rd = head, head
+	type span struct{ start, end uint64 }
+	var gaps []span
 	pos, last := head, head
 	gap := false
 	var gapStart uint64
 	for pos+recHeader <= end {
 		if size, ok := s.check(pos, end); ok {
 			if gap {
+				gaps = append(gaps, span{gapStart, pos})
 				s.damage.Regions++
 				s.damage.Bytes += int64(pos - gapStart)
 				gap = false
@@ -352,6 +363,16 @@ func (s *Spool) recover() {
 		claimed := uint64(s.u32(gapStart + rSize))
 		s.damage.Regions++
 		s.damage.Bytes += int64(min(max(claimed, recHeader), end-gapStart))
+	}
+	// Close each gap by moving the records before it forward over it,
+	// so that only intact records lie between head and tail.
+	for _, g := range gaps {
+		s.slide(head, g.start, g.end-g.start)
+		head += g.end - g.start
+	}
+	s.head, s.rd = head, head
+	if len(gaps) > 0 {
+		s.putHdr64(hHead, head)
 	}
 	s.tail = last
 	s.replayed = s.n
@@ -482,18 +503,24 @@ func (s *Spool) Evict(below int32) (Meta, bool) {
 	}
 	e := uint64(s.u32(v + rSize))
 	m := Meta{Seq: s.u64(v + rSeq), Level: int32(s.u32(v + rLevel)), Time: int64(s.u64(v + rTime)), Size: int64(e)}
-	s.starts = s.starts[:0]
-	for x := s.head; x != v; x += uint64(s.u32(x + rSize)) {
-		s.starts = append(s.starts, x)
-	}
-	for i := len(s.starts) - 1; i >= 0; i-- {
-		s.move(s.starts[i], e)
-	}
+	s.slide(s.head, v, e)
 	s.head += e
 	s.rd += e
 	s.putHdr64(hHead, s.head)
 	s.n--
 	return m, true
+}
+
+// slide moves the records from logical offset from up to to forward by e
+// bytes, the last one first.
+func (s *Spool) slide(from, to, e uint64) {
+	s.starts = s.starts[:0]
+	for x := from; x != to; x += uint64(s.u32(x + rSize)) {
+		s.starts = append(s.starts, x)
+	}
+	for i := len(s.starts) - 1; i >= 0; i-- {
+		s.move(s.starts[i], e)
+	}
 }
 
 // move copies the record at logical offset x forward by e bytes and gives
