@@ -158,7 +158,11 @@ func FuzzOpenDamaged(f *testing.F) {
 	f.Add([]byte{0x00, 0x00, 0x01, 1}, uint16(0))   // header page
 	f.Add([]byte{0x00, 0x01, 0x04, 4}, uint16(100)) // head field, truncated
 	f.Add([]byte{0x80, 0x80, 0x00, 255, 0x90, 0x90, 0x00, 255}, uint16(0))
-	f.Fuzz(func(t *testing.T, harm []byte, truncate uint16) {
+	f.Fuzz(fuzzBody)
+}
+
+func fuzzBody(t *testing.T, harm []byte, truncate uint16) {
+	{
 		dir := t.TempDir()
 		s := openT(t, dir, 8192)
 		want := map[uint64]Record{}
@@ -204,5 +208,5 @@ func FuzzOpenDamaged(f *testing.F) {
 			require.Greater(t, r.Seq, last, "records in order")
 			last = r.Seq
 		}
-	})
+	}
 }

@@ -36,7 +36,7 @@ func lockFile(path string) (*os.File, error) {
 
 // mapFile maps the first size bytes of f shared, readable and writable.
 func mapFile(f *os.File, size int) ([]byte, error) {
-	mem, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	mem, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, mapFlags)
 	if err != nil {
 		return nil, fmt.Errorf("spool: mmap: %w", err)
 	}
