@@ -409,20 +409,25 @@ func (s *Spool) Append(seq uint64, level int32, unixNano int64, msg string, enc 
 		return false
 	}
 	pos := s.tail
+	p := pos % s.size
+	le := binary.LittleEndian
 	// Clear the magic first: a crash before the last store then leaves
-	// no header that looks begun.
-	s.put32(pos+rMagic, 0)
-	s.put64(pos+rOff, pos)
-	s.put64(pos+rSeq, seq)
-	s.put64(pos+rTime, uint64(unixNano))
-	s.put32(pos+rLevel, uint32(level))
-	s.put32(pos+rSize, uint32(size))
-	s.put32(pos+rMsgLen, uint32(len(msg)))
-	s.put32(pos+rEncLen, uint32(len(enc)))
-	p := s.copyInString(pos+recHeader, msg)
-	s.copyIn(p, enc)
-	s.put32(pos+rCRC, s.crc(0, pos+8, body-8))
-	s.put32(pos+rMagic, recMagic)
+	// no header that looks begun. The first 8 bytes are never cut by the
+	// ring's end.
+	le.PutUint32(s.ring[p+rMagic:], 0)
+	var h [recHeader]byte
+	le.PutUint64(h[rOff:], pos)
+	le.PutUint64(h[rSeq:], seq)
+	le.PutUint64(h[rTime:], uint64(unixNano))
+	le.PutUint32(h[rLevel:], uint32(level))
+	le.PutUint32(h[rSize:], uint32(size))
+	le.PutUint32(h[rMsgLen:], uint32(len(msg)))
+	le.PutUint32(h[rEncLen:], uint32(len(enc)))
+	x := s.copyIn(pos+8, h[8:])
+	x = s.copyInString(x, msg)
+	s.copyIn(x, enc)
+	le.PutUint32(s.ring[p+rCRC:], s.crc(0, pos+8, body-8))
+	le.PutUint32(s.ring[p+rMagic:], recMagic)
 	s.tail += size
 	s.n++
 	return true
@@ -440,17 +445,20 @@ func (s *Spool) Read(r *Record) bool {
 		return false
 	}
 	pos := s.rd
-	msgLen := uint64(s.u32(pos + rMsgLen))
-	encLen := uint64(s.u32(pos + rEncLen))
-	r.Seq = s.u64(pos + rSeq)
-	r.Time = int64(s.u64(pos + rTime))
-	r.Level = int32(s.u32(pos + rLevel))
+	var h [recHeader]byte
+	s.copyOut(h[:], pos)
+	le := binary.LittleEndian
+	msgLen := uint64(le.Uint32(h[rMsgLen:]))
+	encLen := uint64(le.Uint32(h[rEncLen:]))
+	r.Seq = le.Uint64(h[rSeq:])
+	r.Time = int64(le.Uint64(h[rTime:]))
+	r.Level = int32(le.Uint32(h[rLevel:]))
 	s.msg = s.appendOut(s.msg[:0], pos+recHeader, msgLen)
 	if string(s.msg) != r.Message {
 		r.Message = string(s.msg)
 	}
 	r.Encoded = s.appendOut(r.Encoded[:0], pos+recHeader+msgLen, encLen)
-	s.rd += uint64(s.u32(pos + rSize))
+	s.rd += uint64(le.Uint32(h[rSize:]))
 	s.nrd++
 	return true
 }
@@ -665,6 +673,13 @@ func (s *Spool) copyInString(x uint64, b string) uint64 {
 	c := uint64(copy(s.ring[p:], b))
 	copy(s.ring, b[c:])
 	return x + uint64(len(b))
+}
+
+// copyOut fills b with the bytes at logical offset x.
+func (s *Spool) copyOut(b []byte, x uint64) {
+	p := x % s.size
+	c := copy(b, s.ring[p:])
+	copy(b[c:], s.ring)
 }
 
 // appendOut appends the n bytes at logical offset x to b.
