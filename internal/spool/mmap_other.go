@@ -11,3 +11,5 @@ func lockFile(string) (*os.File, error) { return nil, ErrUnsupported }
 func mapFile(*os.File, int) ([]byte, error) { return nil, ErrUnsupported }
 
 func unmapFile([]byte) error { return ErrUnsupported }
+
+const supported = false

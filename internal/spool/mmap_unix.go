@@ -44,3 +44,5 @@ func mapFile(f *os.File, size int) ([]byte, error) {
 }
 
 func unmapFile(mem []byte) error { return syscall.Munmap(mem) }
+
+const supported = true

@@ -128,7 +128,21 @@ type Crash struct {
 }
 
 // Spool is a bounded ring of records in a memory-mapped file. Create one
-// with [Open].
+// with [Open]. The queue uses it like this, every call under its mutex:
+//
+//	s, err := spool.Open(dir, 64<<20) // Options.SpoolBytes' default
+//	// producer, on the log call's goroutine; a record larger than
+//	// s.Cap() (see RecordSize) never fits and is dropped at once:
+//	for !s.Append(seq, level, now, msg, enc) {
+//		if _, ok := s.Evict(math.MaxInt32); !ok { // drop the oldest unread,
+//			break // or this one: the room is held by a batch in flight
+//		}
+//	}
+//	// consumer: Read a batch, write it to the sink without the mutex,
+//	// then Release(len(batch)) under it.
+//	// main's end: Close(true) once the queue drained.
+//
+// Replayed records (those an earlier process left) come first from Read.
 //
 // Append, Read, Release, Evict, Sync, Close, ArmCrashOutput and the
 // accessors Len, Unread, Used and Cap must not run concurrently with each
@@ -184,6 +198,9 @@ func align8(x uint64) uint64 { return (x + 7) &^ 7 }
 func Open(dir string, capacity int64) (*Spool, error) {
 	if capacity <= 0 {
 		return nil, fmt.Errorf("spool: capacity %d: must be positive", capacity)
+	}
+	if !supported {
+		return nil, ErrUnsupported
 	}
 	want := (uint64(capacity) + pageSize - 1) &^ (pageSize - 1)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
