@@ -12,4 +12,6 @@ func mapFile(*os.File, int) ([]byte, error) { return nil, ErrUnsupported }
 
 func unmapFile([]byte) error { return ErrUnsupported }
 
+func preallocate(*os.File, int64) error { return ErrUnsupported }
+
 const supported = false

@@ -249,6 +249,9 @@ func (s *Spool) open(want uint64) error {
 		if err := f.Truncate(int64(headerSize + size)); err != nil {
 			return fmt.Errorf("spool: extend data: %w", err)
 		}
+		if err := preallocate(f, int64(headerSize+size)); err != nil {
+			return err
+		}
 	}
 	if err := s.mapData(size); err != nil {
 		return err
@@ -288,6 +291,9 @@ func (s *Spool) create(size uint64) error {
 	}
 	if err := s.data.Truncate(int64(headerSize + size)); err != nil {
 		return fmt.Errorf("spool: size data: %w", err)
+	}
+	if err := preallocate(s.data, int64(headerSize+size)); err != nil {
+		return err
 	}
 	var h [hHead]byte
 	le := binary.LittleEndian
