@@ -4,6 +4,7 @@ package spool
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -201,26 +202,30 @@ func BenchmarkOpen(b *testing.B) {
 	}
 }
 
-// BenchmarkEvict is drop-oldest on a full spool of 200-byte records with a
-// batch of 64 read and not released: each op evicts the oldest unread
-// record, moving the 64 read ones over it, and appends one.
+// BenchmarkEvict is drop-oldest on a full spool of 200-byte records with
+// none or a batch of 64 read and not released: each op evicts the oldest
+// unread record, moving the read ones over it, and appends one.
 func BenchmarkEvict(b *testing.B) {
-	s := openT(b, b.TempDir(), 1<<20)
-	b.Cleanup(func() { s.Close(false) })
-	for i := 0; s.Append(uint64(i), 0, 0, benchMsg, benchEnc); i++ {
-	}
-	var r Record
-	for range 64 {
-		s.Read(&r)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		if _, ok := s.Evict(1 << 30); !ok {
-			b.Fatal("Evict found nothing")
-		}
-		if !s.Append(uint64(i), 0, 0, benchMsg, benchEnc) {
-			b.Fatal("Append after Evict")
-		}
+	for _, inFlight := range []int{0, 64} {
+		b.Run(fmt.Sprintf("read=%d", inFlight), func(b *testing.B) {
+			s := openT(b, b.TempDir(), 1<<20)
+			b.Cleanup(func() { s.Close(false) })
+			for i := 0; s.Append(uint64(i), 0, 0, benchMsg, benchEnc); i++ {
+			}
+			var r Record
+			for range inFlight {
+				s.Read(&r)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if _, ok := s.Evict(1 << 30); !ok {
+					b.Fatal("Evict found nothing")
+				}
+				if !s.Append(uint64(i), 0, 0, benchMsg, benchEnc) {
+					b.Fatal("Append after Evict")
+				}
+			}
+		})
 	}
 }

@@ -15,10 +15,11 @@
 // The guarantee is against the process dying, not the machine: the kernel
 // writes the page cache back to the disk in its own time, so a power loss or
 // a kernel crash loses whatever it had not written yet. [Spool.Sync] forces
-// the write-back (fsync on the data file); it costs a disk flush, about
-// 1.5 ms per call with a few dirty pages on the ext4 SSD this was measured
-// on (BenchmarkSync), against about 100 ns for an Append, so the queue does not call it per
-// record.
+// the write-back (fsync of the data file) and waits for it: measured at 1.0
+// to 1.9 ms per call with one 200-byte record dirty, on an ext4 virtual
+// disk (BenchmarkSync), against 60 to 170 ns for an Append
+// (BenchmarkAppend) on the same machine, so the queue should not call it
+// per record.
 //
 // Delivery across a crash is at least once: a record read but not yet
 // released when the process died is read again by the next process. A
@@ -32,7 +33,10 @@
 //     so that a second [Open] of the directory, from this process or any
 //     other, fails with [ErrInUse]. The kernel drops the lock when its owner
 //     closes it or dies, however it dies.
-//   - data: the header page and the ring (see below), mapped shared.
+//   - data: the header page and the ring (see below), mapped shared. On
+//     Linux its blocks are reserved when it is created (fallocate), so a
+//     full disk makes Open fail rather than kill the process with SIGBUS
+//     at a store into the mapping; elsewhere the file is sparse.
 //   - crash: the runtime's crash report, once [Spool.ArmCrashOutput] has
 //     been called; [Open] takes an earlier run's report from it
 //     ([Spool.CrashReport]) and removes the file.
@@ -77,6 +81,12 @@
 // offset is what tells a current record from a stale one left in the ring by
 // an earlier lap, and what lets recovery resynchronise after damage: it
 // steps 8 bytes at a time until a record matches again, so damage costs
-// only the records it touches. What was skipped is reported by
-// [Spool.Damage], never as a record with bad bytes.
+// only the records it touches. Open then moves the intact records before
+// each damaged run forward over it, so that the ring again holds only
+// intact records between head and tail. What was skipped is reported by
+// [Spool.Damage], never delivered as a record with bad bytes.
+//
+// Recovery costs a pass over the ring: Open of a full 64 MiB spool
+// (335,544 records of 200 bytes) took 55 to 120 ms after a crash and 80 to
+// 90 ms after a clean Close, which still checks every CRC (BenchmarkOpen).
 package spool

