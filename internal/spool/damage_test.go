@@ -102,6 +102,13 @@ func TestDamage(t *testing.T) {
 			want: nil, regions: 0, bytes: headerSize + 1<<14, header: true,
 		},
 		{
+			name: "head field garbled",
+			harm: func(t *testing.T, path string, at []int64) {
+				patch(t, path, hHead+7, []byte{0xff})
+			},
+			want: nil, regions: 0, bytes: headerSize + 1<<14, header: true,
+		},
+		{
 			name: "file truncated inside the header page",
 			harm: func(t *testing.T, path string, at []int64) {
 				require.NoError(t, os.Truncate(path, 100), "truncate")

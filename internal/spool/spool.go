@@ -277,7 +277,9 @@ func checkHeader(h []byte) (uint64, bool) {
 		return 0, false
 	}
 	size := le.Uint64(h[hCap:])
-	if size == 0 || size%8 != 0 || size > 1<<48 {
+	// A head beyond 2^62 would take exabytes of records: only damage
+	// puts it there, and offsets near 2^64 would wrap.
+	if size == 0 || size%8 != 0 || size > 1<<48 || le.Uint64(h[hHead:]) >= 1<<62 {
 		return 0, false
 	}
 	return size, true
