@@ -45,6 +45,21 @@ func runChild(mode string) {
 		fmt.Println("ready")
 		_, _ = io.Copy(io.Discard, os.Stdin) // until killed
 		os.Exit(5)
+	case "spin":
+		// Append for ever, releasing the older half whenever full, so
+		// that SIGKILL lands at a random point of Append or Release.
+		for q := uint64(1); ; q++ {
+			for !appendRec(s, rec(q)) {
+				half := s.Len() / 2
+				for range half {
+					s.Read(new(Record))
+				}
+				_ = s.Release(half)
+			}
+			if q == 2000 {
+				fmt.Println("ready")
+			}
+		}
 	case "panic":
 		if err := s.ArmCrashOutput(); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
@@ -78,6 +93,7 @@ func TestChildKilled(t *testing.T) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start(), "start child")
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the test fails first
 
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err, "child's ready line; stderr: %s", stderr.String())
@@ -102,6 +118,43 @@ func TestChildKilled(t *testing.T) {
 	require.Len(t, got, childRecords, "records recovered")
 	for i, r := range got {
 		assert.Equal(t, rec(uint64(i+1)), r, "record %d", i+1)
+	}
+}
+
+// TestChildKilledMidAppend: a child appending and releasing as fast as it
+// can is killed at a random instant; the records it leaves are intact,
+// contiguous and undamaged, because Append writes the magic last and
+// Release moves head with one store.
+func TestChildKilledMidAppend(t *testing.T) {
+	for i := range 3 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := child(t, "spin", dir)
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err, "stdout pipe")
+			require.NoError(t, cmd.Start(), "start child")
+			t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the test fails first
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			require.NoError(t, err, "child's ready line")
+			require.Equal(t, "ready\n", line, "child's ready line")
+			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL), "SIGKILL the child")
+			err = cmd.Wait()
+			var exit *exec.ExitError
+			require.True(t, errors.As(err, &exit), "child's exit: %v", err)
+			ws := exit.Sys().(syscall.WaitStatus)
+			require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "child killed by SIGKILL: %v", ws)
+
+			s := openT(t, dir, 1<<16)
+			defer s.Close(true)
+			assert.Equal(t, Damage{}, s.Damage(), "no damage from a kill")
+			got := readAll(s)
+			require.NotEmpty(t, got, "records recovered")
+			for k, r := range got {
+				require.Equal(t, got[0].Seq+uint64(k), r.Seq, "records contiguous")
+				require.Equal(t, rec(r.Seq), r, "record %d intact", r.Seq)
+			}
+			assert.GreaterOrEqual(t, got[len(got)-1].Seq, uint64(2000), "the newest records are there")
+		})
 	}
 }
 
