@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -60,6 +61,25 @@ func runChild(mode string) {
 				fmt.Println("ready")
 			}
 		}
+	case "evict":
+		// Fill with records of one size, read a batch of 64 and then
+		// drop the oldest unread for ever: every Evict moves the batch.
+		q := uint64(1)
+		for ; appendRec(s, sameSize(q)); q++ {
+		}
+		for range 64 {
+			s.Read(new(Record))
+		}
+		for n := 0; ; n++ {
+			if _, ok := s.Evict(math.MaxInt32); !ok || !appendRec(s, sameSize(q)) {
+				fmt.Fprintln(os.Stderr, "child: Evict or Append refused")
+				os.Exit(4)
+			}
+			q++
+			if n == 500 {
+				fmt.Println("ready")
+			}
+		}
 	case "panic":
 		if err := s.ArmCrashOutput(); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
@@ -71,6 +91,11 @@ func runChild(mode string) {
 }
 
 func childPanics() { panic(panicValue) }
+
+// sameSize returns record seq, 200 bytes in the ring whatever seq is.
+func sameSize(seq uint64) Record {
+	return Record{Seq: seq, Time: int64(seq), Message: "evict", Encoded: fmt.Appendf(nil, "%0147d", seq)}
+}
 
 func child(t *testing.T, mode, dir string) *exec.Cmd {
 	t.Helper()
@@ -154,6 +179,54 @@ func TestChildKilledMidAppend(t *testing.T) {
 				require.Equal(t, rec(r.Seq), r, "record %d intact", r.Seq)
 			}
 			assert.GreaterOrEqual(t, got[len(got)-1].Seq, uint64(2000), "the newest records are there")
+		})
+	}
+}
+
+// TestChildKilledMidEvict: a child is killed while Evict moves its batch
+// of 64 read records over the record it drops. With records of one size
+// no read record may be lost; one may come back twice.
+func TestChildKilledMidEvict(t *testing.T) {
+	for i := range 4 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := child(t, "evict", dir)
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err, "stdout pipe")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			require.NoError(t, cmd.Start(), "start child")
+			t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the test fails first
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			require.NoError(t, err, "child's ready line; stderr: %s", stderr.String())
+			require.Equal(t, "ready\n", line, "child's ready line")
+			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL), "SIGKILL the child")
+			err = cmd.Wait()
+			var exit *exec.ExitError
+			require.True(t, errors.As(err, &exit), "child's exit: %v", err)
+			ws := exit.Sys().(syscall.WaitStatus)
+			require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "child killed by SIGKILL: %v", ws)
+
+			s := openT(t, dir, 1<<16)
+			defer s.Close(true)
+			got := readAll(s)
+			seen := map[uint64]bool{}
+			dups := 0
+			for k, r := range got {
+				require.Equal(t, sameSize(r.Seq), r, "record %d intact", r.Seq)
+				if k > 0 {
+					require.GreaterOrEqual(t, r.Seq, got[k-1].Seq, "records in order")
+				}
+				if seen[r.Seq] {
+					dups++
+				}
+				seen[r.Seq] = true
+			}
+			for q := uint64(1); q <= 64; q++ {
+				assert.True(t, seen[q], "read record %d kept", q)
+			}
+			assert.LessOrEqual(t, dups, 1, "records delivered twice")
+			t.Logf("%d records, %d twice, damage %+v", len(got), dups, s.Damage())
 		})
 	}
 }

@@ -523,9 +523,15 @@ func (s *Spool) Release(n int) error {
 // evicted one, byte for byte, and their headers and CRCs rewritten: time
 // in proportion to their bytes: an Evict and an Append took 3.8 to 8 µs
 // with 64 read records of 200 bytes in flight, against 60 ns with none
-// (BenchmarkEvict). A crash during Evict can make the next
-// process read a moved record twice; one moved record that is larger than
-// the evicted one can be lost if the crash hits during its own move.
+// (BenchmarkEvict).
+//
+// A crash during Evict loses no record as long as each moved record is no
+// larger than the evicted one: each copy is complete, with its new offset
+// and CRC, before the old one is overwritten, and head moves last. The
+// next process may then read one moved record twice, and [Spool.Damage]
+// may count the half-written copy as a damaged region
+// (TestChildKilledMidEvict). A moved record larger than the evicted one
+// overlaps its own old copy, and is lost if the crash hits during its move.
 func (s *Spool) Evict(below int32) (Meta, bool) {
 	if s.ring == nil {
 		return Meta{}, false
