@@ -521,7 +521,7 @@ func (s *Spool) Release(n int) error {
 // (the read but not released ones, and the unread ones Evict passed over
 // because their level is not below below) are moved forward over the
 // evicted one, byte for byte, and their headers and CRCs rewritten: time
-// in proportion to their bytes: an Evict and an Append took 3.8 to 8 µs
+// in proportion to their bytes: an Evict and an Append took 3 to 8 µs
 // with 64 read records of 200 bytes in flight, against 60 ns with none
 // (BenchmarkEvict).
 //
