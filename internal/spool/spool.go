@@ -296,6 +296,8 @@ func (s *Spool) create(size uint64) error {
 		return fmt.Errorf("spool: size data: %w", err)
 	}
 	if err := preallocate(s.data, int64(headerSize+size)); err != nil {
+		// An empty file is a new spool to the next Open, not damage.
+		_ = s.data.Truncate(0)
 		return err
 	}
 	var h [hHead]byte
