@@ -1,0 +1,93 @@
+// Package spool keeps a bounded ring of log records in a memory-mapped file,
+// so that a record outlives the process that appended it.
+//
+// The queue (package asynclog) appends a record on the caller's goroutine
+// and its consumer reads records, hands them to the sink and then releases
+// them. Because the ring is a shared file mapping, a record is in the
+// kernel's page cache the moment [Spool.Append] returns: a process that is
+// killed by SIGKILL, dies of an unrecovered panic, calls os.Exit or returns
+// from main without Close loses nothing that was appended. The next process
+// to [Open] the directory reads first every record that was not released,
+// in order ([Spool.Replayed] counts them).
+//
+// # Durability
+//
+// The guarantee is against the process dying, not the machine: the kernel
+// writes the page cache back to the disk in its own time, so a power loss or
+// a kernel crash loses whatever it had not written yet. [Spool.Sync] forces
+// the write-back (fsync of the data file) and waits for it: measured at
+// 0.35 to 1.9 ms per call with one 200-byte record dirty, on an ext4
+// virtual disk of a shared 2-CPU machine (BenchmarkSync), against 57 to 65
+// ns for an Append of 200 bytes (BenchmarkAppend) on the same machine, so
+// the queue should not call it per record.
+//
+// Delivery across a crash is at least once: a record read but not yet
+// released when the process died is read again by the next process. A
+// record is removed only by [Spool.Release] or [Spool.Evict].
+//
+// # Directory
+//
+// A spool directory holds three files:
+//
+//   - lock: an empty file, locked with flock(LOCK_EX) while a Spool is open,
+//     so that a second [Open] of the directory, from this process or any
+//     other, fails with [ErrInUse]. The kernel drops the lock when its owner
+//     closes it or dies, however it dies.
+//   - data: the header page and the ring (see below), mapped shared. On
+//     Linux its blocks are reserved when it is created (fallocate), so a
+//     full disk makes Open fail rather than kill the process with SIGBUS
+//     at a store into the mapping; elsewhere the file is sparse.
+//   - crash: the runtime's crash report, once [Spool.ArmCrashOutput] has
+//     been called; [Open] takes an earlier run's report from it
+//     ([Spool.CrashReport]) and removes the file.
+//
+// # File format
+//
+// All integers are little-endian. The data file is a 4096-byte header page
+// followed by the ring of Cap bytes (a multiple of 8):
+//
+//	offset  size  field
+//	0       8     magic "ASYNCSPL"
+//	8       4     version (1)
+//	12      4     header size (4096)
+//	16      8     capacity of the ring in bytes
+//	24      4     CRC-32C (Castagnoli) of bytes 0..24
+//	32      8     head: the logical offset of the oldest record not released
+//	40      8     tail: the logical offset after the newest record; valid only if clean is 1
+//	48      8     clean: 1 after Close(true), set back to 0 by Open
+//
+// Offsets in the ring are logical: they only grow, and the byte at logical
+// offset x is at x mod Cap in the ring. A record is 8-byte aligned and may
+// be split by the end of the ring (its bytes continue at the start), so the
+// ring needs no padding and can move records by plain byte copies. Each
+// record is a 48-byte header, then the message, then the encoded bytes, then
+// zero to 7 bytes of padding up to a multiple of 8:
+//
+//	offset  size  field
+//	0       4     magic 0x4c505341 ("ASPL"), written last by Append
+//	4       4     CRC-32C of the bytes from offset 8 to the end of the encoded bytes
+//	8       8     logical offset of this record
+//	16      8     sequence number (assigned by the queue)
+//	24      8     time, unix nanoseconds
+//	32      4     level (slog scale)
+//	36      4     size of the whole record, header and padding included
+//	40      4     message length
+//	44      4     encoded length
+//
+// The head field is written with one aligned 8-byte store after the records
+// it passes are no longer needed, so a crash leaves either the old or the
+// new head. Recovery reads records from head onwards; a record counts only
+// if its magic, its own logical offset and its CRC all match. The logical
+// offset is what tells a current record from a stale one left in the ring by
+// an earlier lap, and what lets recovery resynchronise after damage: it
+// steps 8 bytes at a time until a record matches again, so damage costs
+// only the records it touches. Open then moves the intact records before
+// each damaged run forward over it, so that the ring again holds only
+// intact records between head and tail. What was skipped is reported by
+// [Spool.Damage], never delivered as a record with bad bytes.
+//
+// Recovery costs a pass over the ring: Open of a full 64 MiB spool
+// (335,544 records of 200 bytes) took 40 to 120 ms, after a crash or a
+// clean Close alike: the clean Close saves the scan past the tail, but
+// every record's CRC is still checked (BenchmarkOpen).
+package spool
