@@ -72,6 +72,9 @@ func (q *queue) run() {
 	defer close(q.done)
 	q.consumer.Store(goid())
 	c := &consumer{q: q, recs: make([]Record, 0, q.opts.BatchSize+1)}
+	for _, err := range q.startErrs {
+		q.report(err)
+	}
 	for {
 		q.mu.Lock()
 		c.settleLocked()
@@ -81,6 +84,7 @@ func (q *queue) run() {
 				c.wcancel()
 			}
 			q.finish()
+			q.closeStore()
 			return
 		}
 		c.takeLocked()
@@ -104,9 +108,12 @@ func (c *consumer) settleLocked() {
 		}
 	}
 	c.out = outcome{}
+	if q.inflight > 0 && q.abortCtx.Err() == nil {
+		q.store.release(q.inflight)
+	}
 	q.inflight = 0
-	if q.ring.n > 0 {
-		q.settled = q.ring.at(0).seq
+	if seq, ok := q.store.oldestSeq(); ok {
+		q.settled = seq
 	} else {
 		q.settled = q.seq
 	}
@@ -120,7 +127,7 @@ func (c *consumer) settleLocked() {
 func (c *consumer) waitLocked() bool {
 	q, o := c.q, c.q.opts
 	for {
-		if q.ring.n == 0 {
+		if q.store.queued() == 0 {
 			c.firstSeen = time.Time{}
 			if len(q.waiters) > 0 {
 				q.admitLocked() // an empty ring fits any waiter
@@ -149,7 +156,7 @@ func (c *consumer) waitLocked() bool {
 		// A batch is full at BatchSize records, or at Size if the queue is
 		// smaller: waiting for more than the queue holds would sleep out
 		// the interval with the queue full.
-		if full := min(o.BatchSize, o.Size); o.FlushInterval > 0 && q.ring.n < full && len(q.waiters) == 0 {
+		if full := min(o.BatchSize, o.Size); o.FlushInterval > 0 && q.store.queued() < full && len(q.waiters) == 0 {
 			if c.firstSeen.IsZero() {
 				c.firstSeen = now
 			}
@@ -217,36 +224,30 @@ func (c *consumer) takeLocked() {
 		c.notices = 1
 		q.drops = droppedTally{}
 	}
-	limit := min(o.MaxBytes, maxKeptBatchBuf)
-	m, bytes := 0, 0
-	for m < q.ring.n && m < o.BatchSize {
-		s := q.ring.at(m)
-		if m > 0 && bytes+s.size > limit {
-			break
-		}
-		bytes += s.size
-		m++
-	}
-	if cap(c.buf) < bytes || (cap(c.buf) > maxKeptBatchBuf && bytes <= maxKeptBatchBuf) {
-		c.buf = make([]byte, 0, max(bytes, 4096))
-	}
-	c.buf = c.buf[:0]
-	for i := range m {
-		s := q.ring.at(i)
-		start := len(c.buf)
-		c.buf = q.ring.appendBytes(c.buf, s)
-		rec := Record{Time: s.time, Level: s.level, Message: s.msg, Encoded: c.buf[start:len(c.buf):len(c.buf)]}
-		if s.raw {
-			rec.Message = c.rawMessage(rec.Encoded)
-		}
-		c.recs = append(c.recs, rec)
-	}
-	q.ring.drop(m)
+	q.store.take(c, o.BatchSize, min(o.MaxBytes, maxKeptBatchBuf))
+	m := len(c.recs) - c.notices
 	q.released += uint64(m)
 	q.inflight = m
 	if len(q.waiters) > 0 {
 		q.admitLocked()
 	}
+}
+
+// reserve makes room for the encodings of the next batch: c.buf must not
+// grow while records point into it.
+func (c *consumer) reserve(bytes int) {
+	if cap(c.buf) < bytes || (cap(c.buf) > maxKeptBatchBuf && bytes <= maxKeptBatchBuf) {
+		c.buf = make([]byte, 0, max(bytes, 4096))
+	}
+	c.buf = c.buf[:0]
+}
+
+// add appends a record taken from the store to the batch.
+func (c *consumer) add(rec Record, raw bool) {
+	if raw {
+		rec.Message = c.rawMessage(rec.Encoded)
+	}
+	c.recs = append(c.recs, rec)
 }
 
 // msgArenaBytes is the size of the arenas that hold the messages of

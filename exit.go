@@ -141,7 +141,7 @@ func flushRegistered() {
 			defer cancel()
 			if err := q.flush(ctx, true); errors.Is(err, context.DeadlineExceeded) {
 				q.mu.Lock()
-				n := q.ring.n + q.inflight + len(q.waiters)
+				n := q.store.queued() + q.inflight + len(q.waiters)
 				q.mu.Unlock()
 				fmt.Fprintf(os.Stderr, "asynclog: exit: %d %s still queued at CloseTimeout (%v) and lost\n", n, plural(n, "record", "records"), q.opts.CloseTimeout)
 			}

@@ -112,6 +112,36 @@ type Options struct {
 	MinBackoff time.Duration
 	// MaxBackoff caps the backoff and any RetryAfter delay. Default 30s.
 	MaxBackoff time.Duration
+	// Spool, if set, is a directory where the queue keeps its records, in
+	// files, instead of in memory: every record the log call accepts is in
+	// a shared file mapping (so in the kernel's page cache) before the call
+	// returns, and survives the process however it ends (SIGKILL, a panic,
+	// os.Exit, a return from main without Close). A record leaves the spool
+	// only once the sink took it. NewQueue on a spool that holds records of
+	// an earlier process delivers those first, in order; records of the
+	// batch being written when that process died may be delivered twice,
+	// never more than that batch. After a clean Close nothing is replayed.
+	// A second queue on a spool held by a live queue gets an error wrapping
+	// [ErrSpoolInUse]. Durability is against the process dying, not the
+	// machine losing power: the kernel writes the page cache to disk in its
+	// own time. Records are stored as the front end encoded them. Empty:
+	// the in-memory queue. Where file mappings or locks are missing,
+	// NewQueue returns an error.
+	Spool string
+	// SpoolBytes is the most bytes the spool holds on disk, and with a
+	// Spool the queue's capacity: OnFull applies when it is full, and Size
+	// and MaxBytes do not limit it. Default 64 MiB. An existing spool that
+	// still holds records keeps its size.
+	SpoolBytes int64
+	// CrashReport, with Spool set, asks the runtime to copy its crash
+	// report (an unrecovered panic, a fatal error) into the spool directory
+	// (runtime/debug.SetCrashOutput); the next queue opened on the spool
+	// with CrashReport set delivers it as one Error record whose message
+	// says the previous run crashed, with the report's text in "crash" and
+	// its time in "crashed_at". The runtime keeps one crash output per
+	// process: with two such queues, the last one opened receives it.
+	CrashReport bool
+
 	// Fallback, if set, receives a batch (one attempt) that the sink gave up
 	// on; records it takes count as Delivered and in Stats.FellBack.
 	Fallback Sink
@@ -151,6 +181,12 @@ func (o Options) resolve() (Options, error) {
 	neg("MaxBytes", o.MaxBytes)
 	neg("BatchSize", o.BatchSize)
 	neg("MaxAttempts", o.MaxAttempts)
+	if o.SpoolBytes < 0 {
+		errs = append(errs, fmt.Errorf("asynclog: Options.SpoolBytes is negative (%d)", o.SpoolBytes))
+	}
+	if o.CrashReport && o.Spool == "" {
+		errs = append(errs, errors.New("asynclog: Options.CrashReport needs Options.Spool"))
+	}
 	negd("FlushInterval", o.FlushInterval)
 	negd("MinInterval", o.MinInterval)
 	negd("CloseTimeout", o.CloseTimeout)
@@ -179,6 +215,9 @@ func (o Options) resolve() (Options, error) {
 	}
 	def(&o.Size, defaultSize)
 	def(&o.MaxBytes, defaultMaxBytes)
+	if o.SpoolBytes == 0 {
+		o.SpoolBytes = defaultSpoolBytes
+	}
 	def(&o.BatchSize, defaultBatchSize)
 	def(&o.MaxAttempts, defaultMaxAttempts)
 	defd(&o.CloseTimeout, defaultCloseTimeout)

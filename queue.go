@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,9 @@ type Queue struct {
 
 // Stats are a queue's counters. At any moment
 // Enqueued = Delivered + Dropped + Failed + Queued, and once Shutdown has
-// returned Queued is 0.
+// returned Queued is 0, but with Options.Spool: records that Shutdown's
+// deadline left in the spool stay counted in Queued, since the next queue
+// on the spool delivers them.
 type Stats struct {
 	Enqueued  uint64 // records handed to the queue, including those dropped on arrival
 	Delivered uint64 // records a sink (or the fallback) took
@@ -43,6 +46,8 @@ type Stats struct {
 	FellBack  uint64 // of Delivered, the records the fallback sink took
 	Retries   uint64 // Write attempts after the first, over all batches
 	Queued    int    // records accepted and not yet settled: in the queue, being written, or waiting for room
+	Replayed  uint64 // of Enqueued, the records an earlier process left in Options.Spool
+	Damaged   uint64 // damaged regions of Options.Spool skipped at NewQueue (torn or corrupted bytes, never delivered)
 }
 
 // ErrReentrant is returned by Flush, Shutdown and Close when they are called
@@ -65,7 +70,7 @@ type queue struct {
 	opts Options
 
 	mu       sync.Mutex
-	ring     ring
+	store    store         // the queued records: a ring in memory, or a spool in files
 	seq      uint64        // records accepted so far: the next record's sequence number
 	released uint64        // records the consumer has taken out of the ring: a waiter's sign of progress
 	settled  uint64        // every record with a sequence number below it is settled: Flush's barrier
@@ -93,6 +98,7 @@ type queue struct {
 	consumer   atomic.Int64 // the consumer goroutine's id, for ErrReentrant
 	inCallback atomic.Bool  // the consumer is inside Sink.Write or OnError
 	reporter   reporter
+	startErrs  []error // found by NewQueue (spool damage), reported by the consumer as it starts
 }
 
 // roomWaiter is a log call waiting for room. The one who frees room (the
@@ -155,10 +161,15 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 	q := &queue{
 		sink:    sink,
 		opts:    o,
-		ring:    newRing(o.Size, o.MaxBytes),
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 		done:    make(chan struct{}),
+	}
+	if o.Spool == "" {
+		r := newRing(o.Size, o.MaxBytes)
+		q.store = &r
+	} else if err := q.openSpool(); err != nil {
+		return nil, err
 	}
 	q.abortCtx, q.abort = context.WithCancel(context.Background())
 	q.wg.Add(1)
@@ -180,7 +191,7 @@ func (pub *Queue) Stats() Stats {
 	q := pub.q
 	q.mu.Lock()
 	s := q.stats
-	s.Queued = q.ring.n + q.inflight + len(q.waiters)
+	s.Queued = q.store.queued() + q.inflight + len(q.waiters)
 	q.mu.Unlock()
 	return s
 }
@@ -233,7 +244,6 @@ func (pub *Queue) Close() error {
 // says. It never calls OnError: that would run the user's code on the log
 // call.
 func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
-	n := len(rec.Encoded)
 	q.mu.Lock()
 	q.stats.Enqueued++
 	switch {
@@ -241,11 +251,11 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 		q.stats.Dropped++ // after Shutdown began: counted, not a loss Flush reports
 		q.mu.Unlock()
 		return false
-	case len(q.waiters) == 0 && q.ring.fits(n):
+	case len(q.waiters) == 0 && q.store.fits(&rec):
 		q.pushLocked(rec, raw)
 		q.mu.Unlock()
 		return true
-	case n > q.opts.MaxBytes:
+	case q.store.never(&rec):
 		q.dropLocked(rec.Level) // can never fit
 		q.mu.Unlock()
 		return false
@@ -254,7 +264,7 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 	keep := mustWait || rec.Level >= q.opts.KeepLevel.Level()
 	if q.opts.OnFull != Block && len(q.waiters) == 0 {
 		if keep || q.opts.OnFull == DropOldest {
-			if q.makeRoomLocked(n, keep) {
+			if q.makeRoomLocked(&rec) {
 				q.pushLocked(rec, raw)
 				q.mu.Unlock()
 				return true
@@ -274,13 +284,11 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 	return q.waitRoomLocked(rec, raw, mustWait, keep) // unlocks
 }
 
-// makeRoomLocked evicts records below KeepLevel, oldest first, until a
-// record of n bytes fits; with keep it may evict any record below the
-// new one's standing (kept records are never evicted). It reports whether
-// the record fits now.
-func (q *queue) makeRoomLocked(n int, keep bool) bool {
-	for !q.ring.fits(n) {
-		l, ok := q.ring.evictBelow(q.opts.KeepLevel.Level())
+// makeRoomLocked evicts records below KeepLevel, oldest first, until rec
+// fits (kept records are never evicted). It reports whether rec fits now.
+func (q *queue) makeRoomLocked(rec *Record) bool {
+	for !q.store.fits(rec) {
+		l, ok := q.store.evictBelow(q.opts.KeepLevel.Level())
 		if !ok {
 			return false
 		}
@@ -358,7 +366,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 // refuseLocked handles a record that will not wait: a kept record evicts a
 // lower one if it can, anything else is dropped. It unlocks.
 func (q *queue) refuseLocked(rec Record, raw, keep bool) bool {
-	if keep && len(q.waiters) == 0 && q.makeRoomLocked(len(rec.Encoded), true) {
+	if keep && len(q.waiters) == 0 && q.makeRoomLocked(&rec) {
 		q.pushLocked(rec, raw)
 		q.mu.Unlock()
 		return true
@@ -392,7 +400,7 @@ func (q *queue) decideLocked(w *roomWaiter, accept bool) {
 // admitLocked pushes waiting records, in arrival order, while they fit.
 func (q *queue) admitLocked() {
 	k := 0
-	for k < len(q.waiters) && q.ring.fits(len(q.waiters[k].rec.Encoded)) {
+	for k < len(q.waiters) && q.store.fits(&q.waiters[k].rec) {
 		q.decideLocked(q.waiters[k], true)
 		k++
 	}
@@ -404,9 +412,9 @@ func (q *queue) admitLocked() {
 // pushLocked appends a record to the ring and nudges the consumer if it
 // waits for it.
 func (q *queue) pushLocked(rec Record, raw bool) {
-	q.ring.push(q.seq, rec.Time, rec.Level, rec.Message, raw, rec.Encoded)
+	q.store.push(q.seq, &rec, raw)
 	q.seq++
-	if q.parked && q.ring.n >= q.wakeAt {
+	if q.parked && q.store.queued() >= q.wakeAt {
 		q.nudgeLocked()
 	}
 }
@@ -595,18 +603,16 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 // anything was left to abandon.
 func (q *queue) abandon(ctx context.Context) bool {
 	q.mu.Lock()
-	lost := q.ring.n + q.inflight
+	lost, kept := q.store.abandon(q.inflight)
 	for _, w := range q.waiters {
-		q.stats.Failed++
 		w.accepted = false
 		w.rec = Record{}
 		close(w.ready)
 		lost++
 	}
 	q.waiters = nil
-	q.stats.Failed += uint64(q.ring.n + q.inflight)
+	q.stats.Failed += uint64(lost)
 	q.loss.count.failed += uint64(lost)
-	q.ring.drop(q.ring.n)
 	q.inflight = 0 // counted now: the consumer must not count it again
 	q.settled = q.seq
 	cause := context.Cause(ctx)
@@ -614,6 +620,12 @@ func (q *queue) abandon(ctx context.Context) bool {
 		cause = context.DeadlineExceeded
 	}
 	err := fmt.Errorf("asynclog: shutdown: %d %s not delivered: %w", lost, plural(lost, "record", "records"), cause)
+	if kept > 0 {
+		err = fmt.Errorf("asynclog: shutdown: %d %s left in the spool for the next start: %w", kept, plural(kept, "record", "records"), cause)
+		if lost > 0 {
+			err = fmt.Errorf("asynclog: shutdown: %d %s not delivered, %d left in the spool for the next start: %w", lost, plural(lost, "record", "records"), kept, cause)
+		}
+	}
 	for _, w := range q.flushes {
 		w.err = errors.Join(ErrClosed, err)
 		close(w.ready)
@@ -624,10 +636,15 @@ func (q *queue) abandon(ctx context.Context) bool {
 	}
 	q.mu.Unlock()
 	q.abort()
-	if lost > 0 {
+	if lost > 0 || kept > 0 {
 		q.report(err)
+		if q.opts.OnError != nil {
+			// The count is said on stderr whatever OnError does with it:
+			// a program that ignores Close's error must still show it.
+			fmt.Fprintln(os.Stderr, err)
+		}
 	}
-	return lost > 0
+	return lost > 0 || kept > 0
 }
 
 // resultNow is Shutdown's result: the losses since the last Flush that

@@ -5,6 +5,35 @@ import (
 	"time"
 )
 
+// store is where the queue keeps its records: the in-memory ring below, or
+// a spool of files (spool.go). Every method runs under queue.mu. The log
+// call checks fits (or never) and pushes, or evicts to make room; the
+// consumer takes a batch, and once the batch is settled, releases it.
+type store interface {
+	// queued is the number of records not yet taken by the consumer.
+	queued() int
+	// fits reports whether rec fits now; never, whether it can never fit.
+	fits(rec *Record) bool
+	never(rec *Record) bool
+	push(seq uint64, rec *Record, raw bool)
+	// evictBelow drops the oldest record not yet taken whose level is
+	// below keep, and returns its level.
+	evictBelow(keep slog.Level) (slog.Level, bool)
+	// oldestSeq is the sequence number of the oldest record not yet taken.
+	oldestSeq() (uint64, bool)
+	// take copies up to max records (and up to about limit bytes) into
+	// the consumer's batch.
+	take(c *consumer, max, limit int)
+	// release says the last batch taken is settled.
+	release(n int)
+	// abandon gives up at Shutdown's deadline, with inflight records in
+	// the sink's hands: it returns how many records are lost, and how
+	// many stay stored for the next start.
+	abandon(inflight int) (lost, kept int)
+}
+
+var _ store = (*ring)(nil)
+
 // ring is the queue's storage: the queued records, oldest first, bounded
 // both in records (Options.Size) and in bytes (Options.MaxBytes).
 //
@@ -49,9 +78,37 @@ func newRing(size, maxBytes int) ring {
 	return ring{slots: make([]slot, size), buf: make([]byte, min(maxBytes, size*ringBytesPerSlot)), max: maxBytes}
 }
 
-// fits reports whether a record of n bytes fits now.
-func (r *ring) fits(n int) bool {
-	return r.n < len(r.slots) && r.bn+n <= r.max
+func (r *ring) queued() int            { return r.n }
+func (r *ring) fits(rec *Record) bool  { return r.n < len(r.slots) && r.bn+len(rec.Encoded) <= r.max }
+func (r *ring) never(rec *Record) bool { return len(rec.Encoded) > r.max }
+func (r *ring) release(int)            {} // take freed the room already
+func (r *ring) abandon(inflight int) (lost, kept int) {
+	lost = r.n + inflight
+	r.drop(r.n)
+	return lost, 0
+}
+func (r *ring) oldestSeq() (uint64, bool) { return r.at(0).seq, r.n > 0 }
+
+// take copies the oldest records out into the consumer's batch and frees
+// their room at once: the batch being written holds none.
+func (r *ring) take(c *consumer, max, limit int) {
+	m, bytes := 0, 0
+	for m < r.n && m < max {
+		s := r.at(m)
+		if m > 0 && bytes+s.size > limit {
+			break
+		}
+		bytes += s.size
+		m++
+	}
+	c.reserve(bytes)
+	for i := range m {
+		s := r.at(i)
+		start := len(c.buf)
+		c.buf = r.appendBytes(c.buf, s)
+		c.add(Record{Time: s.time, Level: s.level, Message: s.msg, Encoded: c.buf[start:len(c.buf):len(c.buf)]}, s.raw)
+	}
+	r.drop(m)
 }
 
 // grow makes buf at least need bytes long (at most max), laying the
@@ -81,8 +138,9 @@ func (r *ring) at(i int) *slot {
 	return &r.slots[j]
 }
 
-// push appends a record, copying enc. The caller checked fits.
-func (r *ring) push(seq uint64, t time.Time, level slog.Level, msg string, raw bool, enc []byte) {
+// push appends a record, copying its encoding. The caller checked fits.
+func (r *ring) push(seq uint64, rec *Record, raw bool) {
+	t, level, msg, enc := rec.Time, rec.Level, rec.Message, rec.Encoded
 	if r.bn+len(enc) > len(r.buf) {
 		r.grow(r.bn + len(enc))
 	}

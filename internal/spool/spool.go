@@ -602,6 +602,30 @@ func (s *Spool) memmove(dst, src, n uint64) {
 // Len returns the number of records not released, read or not.
 func (s *Spool) Len() int { return s.n }
 
+// NextSeq returns the sequence number of the oldest record not yet read,
+// and false if every record has been read.
+func (s *Spool) NextSeq() (uint64, bool) {
+	if s.ring == nil || s.rd == s.tail {
+		return 0, false
+	}
+	return s.u64(s.rd + rSeq), true
+}
+
+// LastSeq returns the sequence number of the newest record not released,
+// and false if there is none. It walks the records: Open's callers use it
+// once, to number new records after the replayed ones.
+func (s *Spool) LastSeq() (uint64, bool) {
+	if s.ring == nil || s.head == s.tail {
+		return 0, false
+	}
+	x, last := s.head, uint64(0)
+	for x != s.tail {
+		last = s.u64(x + rSeq)
+		x += uint64(s.u32(x + rSize))
+	}
+	return last, true
+}
+
 // Unread returns the number of records not yet read.
 func (s *Spool) Unread() int { return s.n - s.nrd }
 

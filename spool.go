@@ -1,0 +1,160 @@
+package asynclog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynclog/asynclog/internal/spool"
+)
+
+// ErrSpoolInUse is wrapped by the error NewQueue returns when Options.Spool
+// names a directory that a live queue, in this process or another, holds.
+// The hold ends with its owner, however the owner ends.
+var ErrSpoolInUse = errors.New("asynclog: spool in use by another queue")
+
+// defaultSpoolBytes is Options.SpoolBytes' default.
+const defaultSpoolBytes = 64 << 20
+
+// spoolStore keeps the queue's records in a spool: a ring in a file
+// mapping (internal/spool), so that a record is in the kernel's page cache
+// once the log call returns and outlives the process. A batch is read
+// (copied out) by the consumer and released only once it is settled, so a
+// process that dies mid-Write delivers that batch again on the next start.
+type spoolStore struct {
+	s     *spool.Spool
+	kept  int            // records in the sink's hands when Shutdown gave up: still stored
+	reads []spool.Record // the batch read, reused: Encoded stays valid until the next take
+}
+
+var _ store = (*spoolStore)(nil)
+
+// openSpool opens Options.Spool as the queue's store: the records an
+// earlier process left are queued first, then (with CrashReport) its crash
+// report, then the new ones.
+func (q *queue) openSpool() error {
+	dir := q.opts.Spool
+	s, err := spool.Open(dir, q.opts.SpoolBytes)
+	if err != nil {
+		if errors.Is(err, spool.ErrInUse) {
+			return fmt.Errorf("%w: %s: %w", ErrSpoolInUse, dir, err)
+		}
+		return fmt.Errorf("asynclog: open spool %s: %w", dir, err)
+	}
+	p := &spoolStore{s: s}
+	q.store = p
+	if last, ok := s.LastSeq(); ok {
+		q.seq = last + 1
+	}
+	if first, ok := s.NextSeq(); ok {
+		q.settled = first
+	} else {
+		q.settled = q.seq
+	}
+	n := uint64(s.Unread())
+	q.stats.Enqueued += n
+	q.stats.Replayed = n
+	if d := s.Damage(); d != (spool.Damage{}) {
+		q.stats.Damaged = uint64(max(d.Regions, 1))
+		q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, d.Err()))
+	}
+	if q.opts.CrashReport {
+		if c, ok := s.CrashReport(); ok {
+			rec := crashRecord(c)
+			if p.fits(&rec) || p.makeRoomFor(&rec) {
+				q.stats.Enqueued++
+				p.push(q.seq, &rec, false)
+				q.seq++
+			}
+		}
+		if err := s.ArmCrashOutput(); err != nil {
+			_ = s.Close(true)
+			return fmt.Errorf("asynclog: spool %s: crash output: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// crashRecord is the record that delivers an earlier run's crash report.
+func crashRecord(c spool.Crash) Record {
+	const msg = "asynclog: the previous run crashed"
+	now := time.Now()
+	b := make([]byte, 0, len(c.Text)+256)
+	b = append(b, `{"time":"`...)
+	b = now.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"ERROR","msg":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"crashed_at":"`...)
+	b = c.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","crash":`...)
+	b = appendJSONString(b, c.Text)
+	b = append(b, '}')
+	return Record{Time: now, Level: slog.LevelError, Message: msg, Encoded: b}
+}
+
+// makeRoomFor evicts the oldest records until rec fits: the crash report
+// goes in even into a full spool.
+func (p *spoolStore) makeRoomFor(rec *Record) bool {
+	for !p.fits(rec) {
+		if _, ok := p.s.Evict(1<<31 - 1); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *spoolStore) queued() int { return p.s.Unread() + p.kept }
+
+func (p *spoolStore) size(rec *Record) int64 {
+	return spool.RecordSize(len(rec.Message), len(rec.Encoded))
+}
+
+func (p *spoolStore) fits(rec *Record) bool  { return p.s.Used()+p.size(rec) <= p.s.Cap() }
+func (p *spoolStore) never(rec *Record) bool { return p.size(rec) > p.s.Cap() }
+
+func (p *spoolStore) push(seq uint64, rec *Record, _ bool) {
+	// A record from the io.Writer front end has no Message: the consumer
+	// finds it in the encoding after reading, as it does in memory.
+	p.s.Append(seq, int32(rec.Level), rec.Time.UnixNano(), rec.Message, rec.Encoded)
+}
+
+func (p *spoolStore) evictBelow(keep slog.Level) (slog.Level, bool) {
+	m, ok := p.s.Evict(int32(keep))
+	return slog.Level(m.Level), ok
+}
+
+func (p *spoolStore) oldestSeq() (uint64, bool) { return p.s.NextSeq() }
+
+func (p *spoolStore) take(c *consumer, max, limit int) {
+	bytes := 0
+	for i := 0; i < max && bytes < limit; i++ {
+		if i == len(p.reads) {
+			p.reads = append(p.reads, spool.Record{})
+		}
+		r := &p.reads[i]
+		if !p.s.Read(r) {
+			break
+		}
+		bytes += len(r.Encoded)
+		c.add(Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded}, r.Message == "")
+	}
+}
+
+func (p *spoolStore) release(n int) {
+	_ = p.s.Release(n) // n is what take read: it cannot be more
+}
+
+func (p *spoolStore) abandon(inflight int) (lost, kept int) {
+	p.kept += inflight
+	return 0, p.queued()
+}
+
+// closeStore closes the spool, on the consumer's way out.
+func (q *queue) closeStore() {
+	if p, ok := q.store.(*spoolStore); ok {
+		if err := p.s.Close(true); err != nil {
+			q.report(fmt.Errorf("asynclog: close spool: %w", err))
+		}
+	}
+}
