@@ -127,6 +127,9 @@ func (c *consumer) settleLocked() {
 func (c *consumer) waitLocked() bool {
 	q, o := c.q, c.q.opts
 	for {
+		if q.abortCtx.Err() != nil {
+			return false // Shutdown gave up on the drain: what is left stays (or is counted lost)
+		}
 		if q.store.queued() == 0 {
 			c.firstSeen = time.Time{}
 			if len(q.waiters) > 0 {

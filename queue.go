@@ -94,6 +94,7 @@ type queue struct {
 	done        chan struct{} // closed when the consumer exits
 	wg          sync.WaitGroup
 	result      error // Shutdown's result, set once the consumer exits or the drain is abandoned
+	left        error // set when Shutdown's deadline left records in the spool and lost none
 
 	consumer   atomic.Int64 // the consumer goroutine's id, for ErrReentrant
 	inCallback atomic.Bool  // the consumer is inside Sink.Write or OnError
@@ -633,6 +634,8 @@ func (q *queue) abandon(ctx context.Context) bool {
 	q.flushes = nil
 	if lost > 0 {
 		q.loss.add(q.loss.count, err)
+	} else {
+		q.left = err // nothing lost, but the drain did not finish
 	}
 	q.mu.Unlock()
 	q.abort()
@@ -654,6 +657,9 @@ func (q *queue) resultNow() error {
 	defer q.mu.Unlock()
 	if q.result == nil {
 		q.result = q.loss.since(q.loss.reported, q.loss.count)
+		if q.left != nil {
+			q.result = errors.Join(q.result, q.left)
+		}
 	}
 	return q.result
 }

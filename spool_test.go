@@ -1,0 +1,394 @@
+package asynclog_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/asynclog/asynclog"
+)
+
+const spoolChildEnv = "ASYNCLOG_SPOOL_CHILD"
+
+// spoolRecords is how many records a spool child logs.
+const spoolRecords = 20000
+
+// deadSink never takes anything: each Write waits for its ctx.
+var deadSink = asynclog.SinkFunc(func(ctx context.Context, _ []asynclog.Record) error {
+	<-ctx.Done()
+	return ctx.Err()
+})
+
+// fileSinkSlow appends each batch to path, 1 ms a batch.
+func fileSinkSlow(path string) asynclog.Sink {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		panic(err)
+	}
+	w := asynclog.WriterSink(f)
+	return asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		time.Sleep(time.Millisecond)
+		return w.Write(ctx, b)
+	})
+}
+
+// spoolLogger returns a function that logs record i through the named
+// front end.
+func spoolLogger(q *asynclog.Queue, front string) func(i int) {
+	switch front {
+	case "zap":
+		l := zap.New(asynclog.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.InfoLevel, q))
+		return func(i int) { l.Info("rec", zap.Int("i", i)) }
+	case "writer":
+		w := asynclog.NewWriter(q)
+		return func(i int) { fmt.Fprintf(w, `{"level":"info","msg":"rec","i":%d}`+"\n", i) }
+	}
+	l := slog.New(asynclog.NewHandler(q, nil))
+	return func(i int) { l.Info("rec", "i", i) }
+}
+
+// TestSpoolChild is the child's body; it runs only when re-run by a spool
+// test. It logs spoolRecords records into a spool and then ends as told.
+func TestSpoolChild(t *testing.T) {
+	mode := os.Getenv(spoolChildEnv)
+	if mode == "" {
+		return
+	}
+	dir, front := os.Getenv("ASYNCLOG_SPOOL_DIR"), os.Getenv("ASYNCLOG_FRONT")
+	opts := asynclog.Options{Spool: dir, CrashReport: true}
+	var sink asynclog.Sink = deadSink
+	if mode == "slow-kill" || mode == "sigterm" {
+		sink = fileSinkSlow(os.Getenv("ASYNCLOG_OUT"))
+		opts.BatchSize = 50
+	}
+	if mode == "sigterm" {
+		opts.ExitHook, opts.CloseTimeout = true, 200*time.Millisecond
+	}
+	q, err := asynclog.NewQueue(sink, opts)
+	if err != nil {
+		panic(err)
+	}
+	work := func() {
+		logf := spoolLogger(q, front)
+		for i := range spoolRecords {
+			logf(i)
+		}
+	}
+	switch mode {
+	case "return":
+		// The work returns without Close, and the program ends, as main
+		// returning would end it: nothing of ours runs.
+		done := make(chan struct{})
+		go func() { defer close(done); work() }()
+		<-done
+		os.Exit(0)
+	case "panic":
+		work()
+		go func() { panic("boom from another goroutine") }()
+		time.Sleep(time.Minute)
+	case "exit0":
+		work()
+		os.Exit(0)
+	}
+	work()
+	fmt.Println("ready")
+	time.Sleep(time.Minute) // the parent kills or signals us now
+	panic("the child should have ended")
+}
+
+// runSpoolChild runs TestSpoolChild in a child process and returns its
+// wait status. For the modes that wait to be killed it sends sig once the
+// child is ready.
+func runSpoolChild(t *testing.T, mode, front, dir, out string, sig syscall.Signal, beforeSig func()) syscall.WaitStatus {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSpoolChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), spoolChildEnv+"="+mode, "ASYNCLOG_SPOOL_DIR="+dir, "ASYNCLOG_FRONT="+front, "ASYNCLOG_OUT="+out)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	if sig != 0 {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() && sc.Text() != "ready" {
+		}
+		if beforeSig != nil {
+			beforeSig()
+		}
+		require.NoError(t, cmd.Process.Signal(sig))
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	err = cmd.Wait()
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	require.True(t, errors.As(err, &ee), "child: %v; stderr: %s", err, stderr.String())
+	return ee.Sys().(syscall.WaitStatus)
+}
+
+// recordIndexes returns the "i" of each record, and the crash reports.
+func recordIndexes(t *testing.T, recs []asynclog.Record) (idx []int, crashes []map[string]any) {
+	t.Helper()
+	for _, r := range recs {
+		m := decode(t, r.Encoded)
+		if r.Message == "asynclog: the previous run crashed" {
+			crashes = append(crashes, m)
+			continue
+		}
+		i, ok := m["i"].(float64)
+		require.True(t, ok, "a record with its index: %s", r.Encoded)
+		idx = append(idx, int(i))
+	}
+	return idx, crashes
+}
+
+// TestSpoolSurvivesEveryExit: a child logs 20,000 records through each
+// front end into a dead sink and then dies: SIGKILL, os.Exit(0) without
+// Close, a return from its work without Close, a panic in another
+// goroutine. The next queue on the spool delivers all 20,000, in order,
+// exactly once; after the panic, the crash report too.
+func TestSpoolSurvivesEveryExit(t *testing.T) {
+	if os.Getenv(spoolChildEnv) != "" {
+		return
+	}
+	cases := []struct {
+		mode, front string
+		sig         syscall.Signal
+		check       func(t *testing.T, st syscall.WaitStatus)
+	}{
+		{"sigkill", "zap", syscall.SIGKILL, func(t *testing.T, st syscall.WaitStatus) {
+			assert.True(t, st.Signaled() && st.Signal() == syscall.SIGKILL, "killed by SIGKILL: %v", st)
+		}},
+		{"exit0", "slog", 0, func(t *testing.T, st syscall.WaitStatus) {
+			assert.True(t, st == 0, "exited 0: %v", st)
+		}},
+		{"return", "writer", 0, func(t *testing.T, st syscall.WaitStatus) {
+			assert.True(t, st == 0, "exited 0: %v", st)
+		}},
+		{"panic", "slog", 0, func(t *testing.T, st syscall.WaitStatus) {
+			assert.True(t, st.Exited() && st.ExitStatus() == 2, "a panic exits 2: %v", st)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.mode+"/"+tc.front, func(t *testing.T) {
+			dir := t.TempDir()
+			st := runSpoolChild(t, tc.mode, tc.front, dir, "", tc.sig, nil)
+			tc.check(t, st)
+
+			sink := newRecSink()
+			q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: dir, CrashReport: true})
+			require.NoError(t, err)
+			require.NoError(t, q.Close())
+			stats := q.Stats()
+			idx, crashes := recordIndexes(t, sink.all())
+			require.Len(t, idx, spoolRecords, "every record the child logged, once")
+			for i, v := range idx {
+				if v != i {
+					t.Fatalf("record %d is %d: order or exactly-once broken", i, v)
+				}
+			}
+			assert.Equal(t, uint64(spoolRecords), stats.Replayed, "Stats count the replayed records")
+			if tc.mode == "panic" {
+				require.Len(t, crashes, 1, "the crash report, once")
+				assert.Contains(t, crashes[0]["crash"], "boom from another goroutine", "with the panic value")
+				assert.Contains(t, crashes[0]["crash"], "goroutine", "and the stack")
+				assert.Equal(t, "ERROR", crashes[0]["level"])
+				assert.NotEmpty(t, crashes[0]["crashed_at"])
+			} else {
+				assert.Empty(t, crashes, "no crash, no report")
+			}
+			// A clean Close: nothing replayed again.
+			q2, err := asynclog.NewQueue(newRecSink(), asynclog.Options{Spool: dir})
+			require.NoError(t, err)
+			require.NoError(t, q2.Close())
+			assert.Zero(t, q2.Stats().Replayed, "after a clean Close nothing is replayed")
+		})
+	}
+}
+
+// TestSpoolKilledMidDelivery: a child whose sink is slow is killed while it
+// delivers: what reached the sink plus what the next start delivers covers
+// every record, with duplicates only from the batch in flight.
+func TestSpoolKilledMidDelivery(t *testing.T) {
+	if os.Getenv(spoolChildEnv) != "" {
+		return
+	}
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "delivered.ndjson")
+	st := runSpoolChild(t, "slow-kill", "slog", dir, out, syscall.SIGKILL, nil)
+	assert.True(t, st.Signaled() && st.Signal() == syscall.SIGKILL, "killed: %v", st)
+	checkCoverage(t, dir, out, 50)
+}
+
+// TestSpoolWithExitHook: SIGTERM whose drain runs out of CloseTimeout
+// leaves the rest in the spool, and the next start delivers it.
+func TestSpoolWithExitHook(t *testing.T) {
+	if os.Getenv(spoolChildEnv) != "" {
+		return
+	}
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "delivered.ndjson")
+	st := runSpoolChild(t, "sigterm", "zap", dir, out, syscall.SIGTERM, nil)
+	assert.True(t, st.Signaled() && st.Signal() == syscall.SIGTERM, "killed by SIGTERM, as without the hook: %v", st)
+	replayed := checkCoverage(t, dir, out, 50)
+	assert.Positive(t, replayed, "the drain could not deliver 20,000 records in 200 ms: the rest came from the spool")
+}
+
+// checkCoverage reopens the spool and checks that the records in out and
+// those replayed cover 0..spoolRecords-1, each at least once, with at most
+// batch duplicates; it returns how many were replayed.
+func checkCoverage(t *testing.T, dir, out string, batch int) uint64 {
+	t.Helper()
+	seen := make([]int, spoolRecords)
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	before := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		var m struct{ I *int }
+		require.NoError(t, json.Unmarshal([]byte(line), &m), "a whole line: %q", line)
+		if m.I != nil {
+			seen[*m.I]++
+			before++
+		}
+	}
+	sink := newRecSink()
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: dir})
+	require.NoError(t, err)
+	require.NoError(t, q.Close())
+	idx, _ := recordIndexes(t, sink.all())
+	for _, i := range idx {
+		seen[i]++
+	}
+	dups := 0
+	for i, n := range seen {
+		require.Positive(t, n, "record %d was lost (%d before the end, %d replayed)", i, before, len(idx))
+		dups += n - 1
+	}
+	t.Logf("%d delivered before the end, %d replayed, %d duplicates", before, len(idx), dups)
+	assert.LessOrEqual(t, dups, batch, "duplicates only from the batch in flight")
+	return q.Stats().Replayed
+}
+
+// TestSpoolOneOwner: a second queue on a spool that a live queue holds is
+// refused with ErrSpoolInUse; once the first is closed, it opens.
+func TestSpoolOneOwner(t *testing.T) {
+	dir := t.TempDir()
+	q1, err := asynclog.NewQueue(newRecSink(), asynclog.Options{Spool: dir})
+	require.NoError(t, err)
+	_, err = asynclog.NewQueue(newRecSink(), asynclog.Options{Spool: dir})
+	require.ErrorIs(t, err, asynclog.ErrSpoolInUse)
+	assert.Contains(t, err.Error(), dir, "the error names the directory")
+	require.NoError(t, q1.Close())
+	q2, err := asynclog.NewQueue(newRecSink(), asynclog.Options{Spool: dir})
+	require.NoError(t, err, "free again once its owner closed")
+	require.NoError(t, q2.Close())
+}
+
+// TestSpoolFullKeepsItsSize: a spool at SpoolBytes behind a dead sink
+// applies OnFull and does not grow on disk; the heap stays flat.
+func TestSpoolFullKeepsItsSize(t *testing.T) {
+	dir := t.TempDir()
+	const size = 256 << 10
+	gate := newGateSink(newRecSink(), true)
+	q, err := asynclog.NewQueue(gate, asynclog.Options{Spool: dir, SpoolBytes: size, OnFull: asynclog.DropNewest})
+	require.NoError(t, err)
+	l := slog.New(asynclog.NewHandler(q, nil))
+	l.Info("first")
+	gate.waitStarted(t)
+	before := heapInUse()
+	for i := range 20000 {
+		l.Info("rec", "i", i, "pad", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+	}
+	after := heapInUse()
+	st := q.Stats()
+	assert.Positive(t, st.Dropped, "the full spool dropped the newest: %+v", st)
+	assert.Less(t, int64(after)-int64(before), int64(1<<20), "the heap does not hold the spool's records")
+	var total int64
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		fi, err := e.Info()
+		require.NoError(t, err)
+		total += fi.Size()
+	}
+	assert.LessOrEqual(t, total, int64(size+64<<10), "the spool's files stay at SpoolBytes and a header")
+	gate.open()
+	require.ErrorIs(t, q.Close(), asynclog.ErrDropped)
+}
+
+// TestSpoolDamage: bytes of stored records overwritten, or the file cut
+// mid-record: no garbage delivered, the rest delivered, OnError told and
+// Stats count it.
+func TestSpoolDamage(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, path string)
+	}{
+		{"overwritten", func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt([]byte("garbage garbage garbage"), 4096+100*1000)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}},
+		{"truncated", func(t *testing.T, path string) {
+			require.NoError(t, os.Truncate(path, 4096+100*1000+37))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// Fill a spool behind a dead sink and leave it there: Shutdown
+			// at its deadline keeps what it could not deliver.
+			q, err := asynclog.NewQueue(deadSink, asynclog.Options{Spool: dir, OnError: func(error) {}})
+			require.NoError(t, err)
+			l := slog.New(asynclog.NewHandler(q, nil))
+			for i := range 2000 {
+				l.Info("rec", "i", i)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			err = q.Shutdown(ctx)
+			cancel()
+			require.ErrorContains(t, err, "left in the spool")
+			tc.damage(t, filepath.Join(dir, "data"))
+
+			errs := &errorLog{}
+			sink := newRecSink()
+			q2, err := asynclog.NewQueue(sink, asynclog.Options{Spool: dir, OnError: errs.add})
+			require.NoError(t, err, "damage never makes NewQueue fail")
+			require.NoError(t, q2.Close())
+			idx, _ := recordIndexes(t, sink.all())
+			assert.Greater(t, len(idx), 100, "the records before the damage are delivered")
+			assert.Less(t, len(idx), 2000, "the damaged ones are not")
+			for k := 1; k < len(idx); k++ {
+				assert.Less(t, idx[k-1], idx[k], "in order, each once")
+			}
+			assert.Positive(t, q2.Stats().Damaged, "counted in Stats")
+			found := false
+			for _, e := range errs.all() {
+				found = found || strings.Contains(e.Error(), "spool")
+			}
+			assert.True(t, found, "OnError told: %v", errs.all())
+		})
+	}
+}
