@@ -634,7 +634,7 @@ func (q *queue) abandon(ctx context.Context) bool {
 	q.flushes = nil
 	if lost > 0 {
 		q.loss.add(q.loss.count, err)
-	} else {
+	} else if kept > 0 {
 		q.left = err // nothing lost, but the drain did not finish
 	}
 	q.mu.Unlock()
