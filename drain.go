@@ -510,13 +510,20 @@ func (q *queue) report(err error) {
 	fmt.Fprintln(os.Stderr, err)
 }
 
-// noticeLocked builds the synthetic record that opens a batch after drops.
+// noticeLocked builds the synthetic record that opens a batch after drops:
+// in the shape of the zap Core that feeds the queue (its encoder's keys and
+// level names), or else as slog.JSONHandler writes.
 func (q *queue) noticeLocked() Record {
 	d := q.drops
 	now := time.Now()
 	msg := "asynclog: dropped " + strconv.FormatUint(d.total, 10) + " " + plural(int(d.total), "record", "records") +
 		" since " + d.since.UTC().Format(time.RFC3339Nano)
 	names := [4]string{"DEBUG", "INFO", "WARN", "ERROR"}
+	if enc := q.zapEnc.Load(); enc != nil {
+		if b, ok := zapNotice(*enc, now, msg, d, names); ok {
+			return Record{Time: now, Level: slog.LevelWarn, Message: msg, Encoded: b}
+		}
+	}
 	b := make([]byte, 0, 256)
 	b = append(b, `{"time":"`...)
 	b = now.AppendFormat(b, time.RFC3339Nano)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 )
@@ -87,7 +88,33 @@ func NewCore(enc zapcore.Encoder, enab zapcore.LevelEnabler, q *Queue) zapcore.C
 	if enab == nil {
 		panic("asynclog: NewCore called with a nil zapcore.LevelEnabler")
 	}
+	shape := enc.Clone()
+	q.q.zapEnc.CompareAndSwap(nil, &shape) // the drop notice takes this core's shape
 	return &core{LevelEnabler: enab, enc: enc, q: q}
+}
+
+// zapNotice encodes the drop notice with a zap Core's encoder, so that a
+// zap pipeline's parser sees its own keys and level names.
+func zapNotice(enc zapcore.Encoder, now time.Time, msg string, d droppedTally, names [4]string) ([]byte, bool) {
+	byLevel := zapcore.ObjectMarshalerFunc(func(oe zapcore.ObjectEncoder) error {
+		for i, c := range d.byLevel {
+			if c > 0 {
+				oe.AddUint64(names[i], c)
+			}
+		}
+		return nil
+	})
+	buf, err := enc.Clone().EncodeEntry(zapcore.Entry{Level: zapcore.WarnLevel, Time: now, Message: msg}, []zapcore.Field{
+		{Key: "dropped", Type: zapcore.Uint64Type, Integer: int64(d.total)},
+		{Key: "dropped_by_level", Type: zapcore.ObjectMarshalerType, Interface: byLevel},
+		{Key: "since", Type: zapcore.TimeFullType, Interface: d.since},
+	})
+	if err != nil {
+		return nil, false
+	}
+	b := append([]byte(nil), trimLineEnding(buf.Bytes())...)
+	buf.Free()
+	return b, true
 }
 
 // Level reports the minimum enabled level, for zapcore.LevelOf.

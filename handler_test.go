@@ -224,3 +224,33 @@ func TestNilQueuePanicsAtConstruction(t *testing.T) {
 		asynclog.NewHandler(nil, nil)
 	})
 }
+
+// TestDropNoticeTakesZapShape: with the zap Core in front, the drop notice
+// uses the encoder config's keys and level names, so that a zap pipeline's
+// parser reads it like any other line.
+func TestDropNoticeTakesZapShape(t *testing.T) {
+	sink := newRecSink()
+	gate := newGateSink(sink, true)
+	q := newQueue(t, gate, asynclog.Options{Size: 1, OnFull: asynclog.DropNewest})
+	cfg := zap.NewProductionEncoderConfig() // "ts", "level" in lowercase, "msg"
+	l := zap.New(asynclog.NewCore(zapcore.NewJSONEncoder(cfg), zapcore.InfoLevel, q))
+	l.Info("first")
+	gate.waitStarted(t)
+	l.Info("queued")
+	l.Info("dropped")
+	l.Warn("dropped too")
+	gate.open()
+	require.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrDropped)
+	var notice map[string]any
+	for _, r := range sink.all() {
+		if strings.HasPrefix(r.Message, "asynclog: dropped") {
+			notice = decode(t, r.Encoded)
+		}
+	}
+	require.NotNil(t, notice, "a notice was delivered")
+	assert.Equal(t, "warn", notice["level"], "zap's level name: %v", notice)
+	assert.Contains(t, notice, "ts", "zap's time key: %v", notice)
+	assert.NotContains(t, notice, "time", "not slog's: %v", notice)
+	assert.Equal(t, 2.0, notice["dropped"], "%v", notice)
+	assert.Equal(t, map[string]any{"INFO": 1.0, "WARN": 1.0}, notice["dropped_by_level"], "%v", notice)
+}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.uber.org/zap/zapcore"
 )
 
 // Queue is a bounded queue of log records with one consumer goroutine that
@@ -99,7 +101,8 @@ type queue struct {
 	consumer   atomic.Int64 // the consumer goroutine's id, for ErrReentrant
 	inCallback atomic.Bool  // the consumer is inside Sink.Write or OnError
 	reporter   reporter
-	startErrs  []error // found by NewQueue (spool damage), reported by the consumer as it starts
+	startErrs  []error                         // found by NewQueue (spool damage), reported by the consumer as it starts
+	zapEnc     atomic.Pointer[zapcore.Encoder] // the first zap Core's encoder: the drop notice's shape
 }
 
 // roomWaiter is a log call waiting for room. The one who frees room (the
