@@ -122,7 +122,9 @@ type Options struct {
 	// batch being written when that process died may be delivered twice,
 	// never more than that batch. After a clean Close nothing is replayed.
 	// A second queue on a spool held by a live queue gets an error wrapping
-	// [ErrSpoolInUse]. Durability is against the process dying, not the
+	// [ErrSpoolInUse]; the consumer holds the spool until it exits, so
+	// after a Shutdown that returned at its deadline with the sink still
+	// busy, a second Shutdown waits for the hold to end. Durability is against the process dying, not the
 	// machine losing power: the kernel writes the page cache to disk in its
 	// own time. Records are stored as the front end encoded them. Empty:
 	// the in-memory queue. Where file mappings or locks are missing,
