@@ -255,11 +255,11 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 		q.stats.Dropped++ // after Shutdown began: counted, not a loss Flush reports
 		q.mu.Unlock()
 		return false
-	case len(q.waiters) == 0 && q.store.fits(&rec):
+	case len(q.waiters) == 0 && q.store.fits(rec):
 		q.pushLocked(rec, raw)
 		q.mu.Unlock()
 		return true
-	case q.store.never(&rec):
+	case q.store.never(rec):
 		q.dropLocked(rec.Level) // can never fit
 		q.mu.Unlock()
 		return false
@@ -268,7 +268,7 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 	keep := mustWait || rec.Level >= q.opts.KeepLevel.Level()
 	if q.opts.OnFull != Block && len(q.waiters) == 0 {
 		if keep || q.opts.OnFull == DropOldest {
-			if q.makeRoomLocked(&rec) {
+			if q.makeRoomLocked(rec) {
 				q.pushLocked(rec, raw)
 				q.mu.Unlock()
 				return true
@@ -290,7 +290,7 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 
 // makeRoomLocked evicts records below KeepLevel, oldest first, until rec
 // fits (kept records are never evicted). It reports whether rec fits now.
-func (q *queue) makeRoomLocked(rec *Record) bool {
+func (q *queue) makeRoomLocked(rec Record) bool {
 	for !q.store.fits(rec) {
 		l, ok := q.store.evictBelow(q.opts.KeepLevel.Level())
 		if !ok {
@@ -370,7 +370,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 // refuseLocked handles a record that will not wait: a kept record evicts a
 // lower one if it can, anything else is dropped. It unlocks.
 func (q *queue) refuseLocked(rec Record, raw, keep bool) bool {
-	if keep && len(q.waiters) == 0 && q.makeRoomLocked(&rec) {
+	if keep && len(q.waiters) == 0 && q.makeRoomLocked(rec) {
 		q.pushLocked(rec, raw)
 		q.mu.Unlock()
 		return true
@@ -404,7 +404,7 @@ func (q *queue) decideLocked(w *roomWaiter, accept bool) {
 // admitLocked pushes waiting records, in arrival order, while they fit.
 func (q *queue) admitLocked() {
 	k := 0
-	for k < len(q.waiters) && q.store.fits(&q.waiters[k].rec) {
+	for k < len(q.waiters) && q.store.fits(q.waiters[k].rec) {
 		q.decideLocked(q.waiters[k], true)
 		k++
 	}
@@ -416,7 +416,7 @@ func (q *queue) admitLocked() {
 // pushLocked appends a record to the ring and nudges the consumer if it
 // waits for it.
 func (q *queue) pushLocked(rec Record, raw bool) {
-	q.store.push(q.seq, &rec, raw)
+	q.store.push(q.seq, rec, raw)
 	q.seq++
 	if q.parked && q.store.queued() >= q.wakeAt {
 		q.nudgeLocked()

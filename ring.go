@@ -13,9 +13,9 @@ type store interface {
 	// queued is the number of records not yet taken by the consumer.
 	queued() int
 	// fits reports whether rec fits now; never, whether it can never fit.
-	fits(rec *Record) bool
-	never(rec *Record) bool
-	push(seq uint64, rec *Record, raw bool)
+	fits(rec Record) bool
+	never(rec Record) bool
+	push(seq uint64, rec Record, raw bool)
 	// evictBelow drops the oldest record not yet taken whose level is
 	// below keep, and returns its level.
 	evictBelow(keep slog.Level) (slog.Level, bool)
@@ -79,8 +79,8 @@ func newRing(size, maxBytes int) ring {
 }
 
 func (r *ring) queued() int            { return r.n }
-func (r *ring) fits(rec *Record) bool  { return r.n < len(r.slots) && r.bn+len(rec.Encoded) <= r.max }
-func (r *ring) never(rec *Record) bool { return len(rec.Encoded) > r.max }
+func (r *ring) fits(rec Record) bool  { return r.n < len(r.slots) && r.bn+len(rec.Encoded) <= r.max }
+func (r *ring) never(rec Record) bool { return len(rec.Encoded) > r.max }
 func (r *ring) release(int)            {} // take freed the room already
 func (r *ring) abandon(inflight int) (lost, kept int) {
 	lost = r.n + inflight
@@ -139,7 +139,7 @@ func (r *ring) at(i int) *slot {
 }
 
 // push appends a record, copying its encoding. The caller checked fits.
-func (r *ring) push(seq uint64, rec *Record, raw bool) {
+func (r *ring) push(seq uint64, rec Record, raw bool) {
 	t, level, msg, enc := rec.Time, rec.Level, rec.Message, rec.Encoded
 	if r.bn+len(enc) > len(r.buf) {
 		r.grow(r.bn + len(enc))

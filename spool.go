@@ -62,9 +62,9 @@ func (q *queue) openSpool() error {
 	if q.opts.CrashReport {
 		if c, ok := s.CrashReport(); ok {
 			rec := crashRecord(c)
-			if p.fits(&rec) || p.makeRoomFor(&rec) {
+			if p.fits(rec) || p.makeRoomFor(rec) {
 				q.stats.Enqueued++
-				p.push(q.seq, &rec, false)
+				p.push(q.seq, rec, false)
 				q.seq++
 			}
 		}
@@ -95,7 +95,7 @@ func crashRecord(c spool.Crash) Record {
 
 // makeRoomFor evicts the oldest records until rec fits: the crash report
 // goes in even into a full spool.
-func (p *spoolStore) makeRoomFor(rec *Record) bool {
+func (p *spoolStore) makeRoomFor(rec Record) bool {
 	for !p.fits(rec) {
 		if _, ok := p.s.Evict(1<<31 - 1); !ok {
 			return false
@@ -106,14 +106,14 @@ func (p *spoolStore) makeRoomFor(rec *Record) bool {
 
 func (p *spoolStore) queued() int { return p.s.Unread() + p.kept }
 
-func (p *spoolStore) size(rec *Record) int64 {
+func (p *spoolStore) size(rec Record) int64 {
 	return spool.RecordSize(len(rec.Message), len(rec.Encoded))
 }
 
-func (p *spoolStore) fits(rec *Record) bool  { return p.s.Used()+p.size(rec) <= p.s.Cap() }
-func (p *spoolStore) never(rec *Record) bool { return p.size(rec) > p.s.Cap() }
+func (p *spoolStore) fits(rec Record) bool  { return p.s.Used()+p.size(rec) <= p.s.Cap() }
+func (p *spoolStore) never(rec Record) bool { return p.size(rec) > p.s.Cap() }
 
-func (p *spoolStore) push(seq uint64, rec *Record, _ bool) {
+func (p *spoolStore) push(seq uint64, rec Record, _ bool) {
 	// A record from the io.Writer front end has no Message: the consumer
 	// finds it in the encoding after reading, as it does in memory.
 	p.s.Append(seq, int32(rec.Level), rec.Time.UnixNano(), rec.Message, rec.Encoded)
