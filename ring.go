@@ -78,10 +78,10 @@ func newRing(size, maxBytes int) ring {
 	return ring{slots: make([]slot, size), buf: make([]byte, min(maxBytes, size*ringBytesPerSlot)), max: maxBytes}
 }
 
-func (r *ring) queued() int            { return r.n }
+func (r *ring) queued() int           { return r.n }
 func (r *ring) fits(rec Record) bool  { return r.n < len(r.slots) && r.bn+len(rec.Encoded) <= r.max }
 func (r *ring) never(rec Record) bool { return len(rec.Encoded) > r.max }
-func (r *ring) release(int)            {} // take freed the room already
+func (r *ring) release(int)           {} // take freed the room already
 func (r *ring) abandon(inflight int) (lost, kept int) {
 	lost = r.n + inflight
 	r.drop(r.n)
