@@ -35,7 +35,7 @@ const benchMsg = "request served"
 // sink is the one destination every subject writes to, through its own
 // io.Writer or exporter adapter. Write is safe for concurrent use. It counts
 // the records that reach it by their message, so that synthetic records (a
-// drop notice) are not counted, and keeps a copy of the first line it saw.
+// drop notice) are not counted, and keeps a copy of the first record's line.
 type sink struct {
 	mode    sinkMode
 	records atomic.Int64
@@ -62,12 +62,17 @@ func (s *sink) Write(p []byte) (int, error) {
 	s.writes.Add(1)
 	s.records.Add(int64(bytes.Count(p, []byte(benchMsg))))
 	if s.sample.Load() == nil {
-		line := p
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line = line[:i]
+		// The first record's line, not a drop notice that may open the
+		// first batch.
+		if i := bytes.Index(p, []byte(benchMsg)); i >= 0 {
+			start := bytes.LastIndexByte(p[:i], '\n') + 1
+			line := p[start:]
+			if j := bytes.IndexByte(line, '\n'); j >= 0 {
+				line = line[:j]
+			}
+			c := bytes.Clone(line)
+			s.sample.CompareAndSwap(nil, &c)
 		}
-		c := bytes.Clone(line)
-		s.sample.CompareAndSwap(nil, &c)
 	}
 	return len(p), nil
 }
