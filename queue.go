@@ -643,12 +643,13 @@ func (q *queue) abandon(ctx context.Context) bool {
 	q.mu.Unlock()
 	q.abort()
 	if lost > 0 || kept > 0 {
-		q.report(err)
 		if q.opts.OnError != nil {
-			// The count is said on stderr whatever OnError does with it:
-			// a program that ignores Close's error must still show it.
-			fmt.Fprintln(os.Stderr, err)
+			q.report(err)
 		}
+		// The count is said on stderr, once, whatever OnError does with it
+		// and past the default reporter's rate limit: a program that
+		// ignores Close's error, or is ending on a signal, must still show it.
+		fmt.Fprintln(os.Stderr, err)
 	}
 	return lost > 0 || kept > 0
 }
