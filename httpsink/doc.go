@@ -39,8 +39,9 @@
 // Options.LevelKey and Options.OmitKeys). A record that is not a JSON
 // object is sent whole in the log.record.original attribute. The resource
 // carries service.name (Options.ServiceName, else OTEL_SERVICE_NAME, else
-// OTEL_RESOURCE_ATTRIBUTES, else unknown_service:<executable>) and
-// Options.Resource.
+// a service.name in Options.Resource or OTEL_RESOURCE_ATTRIBUTES, else
+// unknown_service:<executable>) and the other attributes of
+// Options.Resource and OTEL_RESOURCE_ATTRIBUTES.
 //
 // # Answers, retries and splits
 //
