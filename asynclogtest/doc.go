@@ -26,6 +26,28 @@
 //		})
 //	}
 //
+// The factory is called once per rule, so that each rule gets a fresh
+// sink; a sink that talks to a server should get a real one on loopback
+// (httptest.NewServer), as httpsink's own conformance test does.
+//
+// A test of what a program logs waits on the Recorder, with a deadline,
+// rather than sleeping:
+//
+//	rec := asynclogtest.NewRecorder()
+//	q, err := asynclog.NewQueue(rec, asynclog.Options{})
+//	...
+//	logger := slog.New(asynclog.NewHandler(q, nil))
+//	logger.Info("order placed", "id", 42)
+//	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+//	defer cancel()
+//	if err := rec.Wait(ctx, 1); err != nil { ... }
+//	records, err := rec.Decoded() // each record as a JSON object
+//
+// The fault-injecting sinks pass records on to the sink they wrap (nil
+// means discard) only when their Write succeeds, so the wrapped sink sees
+// every accepted record exactly once; a given seed gives the same sequence
+// of outcomes, so a failing run repeats.
+//
 // The package imports "testing" (for TestSink), as testing/slogtest does;
 // link it only into tests.
 package asynclogtest

@@ -12,6 +12,39 @@
 // at most Options.ResponseBodyTimeout (10 seconds by default), so a server
 // that never ends its answer cannot hold each Write for the whole ctx.
 //
+// # Formats and collectors
+//
+// The URL is the full endpoint: nothing is appended to it. Pick the
+// format your collector reads:
+//
+//   - [NDJSON] (the default): Vector's http_server source with
+//     newline-delimited framing, Logstash's http input with the json_lines
+//     codec for application/x-ndjson.
+//   - [JSONArray]: Fluent Bit's http input, Logstash's http input,
+//     Vector's http_server source with bytes framing.
+//   - [OTLP]: the OpenTelemetry Collector's otlp receiver (http, port
+//     4318, /v1/logs), Fluent Bit's opentelemetry input, Grafana Loki 3's
+//     native OTLP ingestion (/otlp/v1/logs), Elastic's EDOT Collector or
+//     APM Server.
+//
+// Neither NDJSON nor JSONArray is Elasticsearch's _bulk format: send to
+// Elasticsearch through one of those collectors.
+//
+// In OTLP, each record becomes a LogRecord: its time, a severityNumber on
+// OTLP's 1..24 scale (slog's Debug 5, Info 9, Warn 13, Error 17, keeping
+// offsets; zap's DPanic 21, Panic 22, Fatal 23), the level as the front
+// end wrote it as severityText, the message as body, and every other
+// top-level field of the encoded JSON object as a typed attribute (the
+// first "ts", "time", "level" and "msg" are not repeated; see
+// Options.LevelKey and Options.OmitKeys). A record that is not a JSON
+// object is sent whole in the log.record.original attribute. The resource
+// carries service.name (Options.ServiceName, else OTEL_SERVICE_NAME, else
+// a service.name in Options.Resource or OTEL_RESOURCE_ATTRIBUTES, else
+// unknown_service:<executable>) and the other attributes of
+// Options.Resource and OTEL_RESOURCE_ATTRIBUTES.
+//
+// # Answers, retries and splits
+//
 // The server's answer decides what the queue does next: 2xx is delivered;
 // 429, 502, 503, 504 and network errors are retried, no sooner than a
 // Retry-After header asks (see [asynclog.RetryAfter]); any other status is

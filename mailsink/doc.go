@@ -25,6 +25,18 @@
 // Flush and Shutdown send the last digest at once. [DigestOptions] returns
 // queue options that make good digests (one email a minute at most).
 //
+// # TLS
+//
+// [StartTLS], the zero value of Options.TLS, connects in the clear (port
+// 587 or 25) and upgrades before anything else is said; a server that does
+// not offer STARTTLS gets no mail ([ErrNoStartTLS], permanent).
+// [ImplicitTLS] speaks TLS from the first byte (port 465). [Plaintext] is
+// only for a relay on the same host or a test server, and [New] refuses it
+// with a Username. Options.TLSConfig is cloned; an empty ServerName is
+// taken from Addr, and TLS 1.2 is the minimum by default. An untrusted
+// certificate is a permanent error. AUTH uses PLAIN, or LOGIN where that
+// is all the server offers, and only over TLS.
+//
 // # Errors
 //
 // Network errors and 4xx replies are retryable; 5xx replies are
