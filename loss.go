@@ -62,7 +62,7 @@ func (l *lossLog) since(base, now lossCount) error {
 		for i, j := 0, len(reasons)-1; i < j; i, j = i+1, j-1 {
 			reasons[i], reasons[j] = reasons[j], reasons[i]
 		}
-		err := fmt.Errorf("asynclog: gave up on %d %s", n, plural(int(n), "record", "records"))
+		err := fmt.Errorf("asynclog: %d %s failed", n, plural(int(n), "record", "records"))
 		if len(reasons) > 0 {
 			err = fmt.Errorf("%w: %w", err, errors.Join(reasons...))
 		}

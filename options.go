@@ -75,8 +75,11 @@ type Options struct {
 	// it. 0: no limit.
 	MinInterval time.Duration
 	// OnError receives sink errors, recovered panics and drop reports. It is
-	// called from the consumer goroutine, never from a log call, and must
-	// not block for long. nil: a rate-limited line on os.Stderr.
+	// called from the consumer goroutine (and, for what Shutdown abandons at
+	// its deadline, from the goroutine running Shutdown), never from a log
+	// call, and must not block for long. A Flush or Close it calls on the
+	// same queue returns ErrReentrant. nil: a rate-limited line on
+	// os.Stderr.
 	OnError func(error)
 	// ExitHook registers the queue to be drained on SIGINT and SIGTERM
 	// (after which the signal is re-raised with its default action, so the

@@ -10,3 +10,10 @@ for target in FuzzSlogHandler FuzzZapCore; do
 	echo "-- $target for $fuzztime"
 	go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s .
 done
+# The sink adapters' JSON reader and the spool's recovery from damaged files.
+for target in FuzzDecodeRecord; do
+	echo "-- $target for ${FUZZTIME:-10s}"
+	go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-10s}" -fuzzminimizetime 5s .
+done
+echo "-- FuzzOpenDamaged for ${FUZZTIME:-10s}"
+go test -run '^$' -fuzz '^FuzzOpenDamaged$' -fuzztime "${FUZZTIME:-10s}" -fuzzminimizetime 5s ./internal/spool
