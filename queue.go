@@ -62,9 +62,10 @@ var ErrReentrant = errors.New("asynclog: called from the queue's own consumer (a
 // can become unreachable while its consumer still runs.
 //
 // Every field below mu is guarded by it. Who writes what:
-//   - the log call: ring (push, evict), seq, stats.Enqueued, dropped;
-//   - the consumer: ring (take), settled, inflight, the delivery stats,
-//     and the replies to waiters and flushes;
+//   - the log call: store (push, evict), seq, stats.Enqueued, the drop
+//     counts;
+//   - the consumer: store (take, release), released, settled, inflight,
+//     the delivery stats, and the replies to waiters and flushes;
 //   - Flush: flushes (add, remove on giving up);
 //   - Shutdown: stopping, and the abandonment at its deadline.
 type queue struct {
@@ -74,11 +75,11 @@ type queue struct {
 	mu       sync.Mutex
 	store    store         // the queued records: a ring in memory, or a spool in files
 	seq      uint64        // records accepted so far: the next record's sequence number
-	released uint64        // records the consumer has taken out of the ring: a waiter's sign of progress
+	released uint64        // records the consumer has taken from the store: a waiter's sign of progress
 	settled  uint64        // every record with a sequence number below it is settled: Flush's barrier
 	inflight int           // records in the batch being written
 	parked   bool          // the consumer sleeps on wake ...
-	wakeAt   int           // ... and wants a nudge once the ring holds this many records
+	wakeAt   int           // ... and wants a nudge once the store holds this many records
 	pacing   bool          // ... and it is waiting out MinInterval on purpose
 	waiters  []*roomWaiter // log calls waiting for room, in arrival order
 	stall    uint64        // released+1 at the last wait for room that saw no progress; 0: none
@@ -92,11 +93,11 @@ type queue struct {
 	shutdownCtx context.Context
 	abortCtx    context.Context // cancelled at Shutdown's deadline: the drain is abandoned
 	abort       context.CancelFunc
-	stopped     chan struct{} // closed when Shutdown begins, for a retry's wait
-	done        chan struct{} // closed when the consumer exits
-	wg          sync.WaitGroup
-	result      error // Shutdown's result, set once the consumer exits or the drain is abandoned
-	left        error // set when Shutdown's deadline left records in the spool and lost none
+	stopped     chan struct{}  // closed when Shutdown begins, for a retry's wait
+	done        chan struct{}  // closed when the consumer exits: what Shutdown selects on beside its ctx
+	wg          sync.WaitGroup // the consumer: Shutdown joins it once done is closed
+	result      error          // Shutdown's result, set once the consumer exits or the drain is abandoned
+	left        error          // set when Shutdown's deadline left records in the spool and lost none
 
 	consumer   atomic.Int64 // the consumer goroutine's id, for ErrReentrant
 	inCallback atomic.Bool  // the consumer is inside Sink.Write or OnError
@@ -555,7 +556,7 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 	if !first {
 		select {
 		case <-q.done:
-			return q.resultNow()
+			return q.joined()
 		case <-ctx.Done():
 			return fmt.Errorf("asynclog: wait for shutdown: %w", ctx.Err())
 		}
@@ -572,14 +573,14 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 		giveUp = nil
 		select {
 		case <-q.done:
-			return q.resultNow()
+			return q.joined()
 		case <-t.C:
 		case <-ctx.Done():
 		}
 	} else {
 		select {
 		case <-q.done:
-			return q.resultNow()
+			return q.joined()
 		case <-giveUp:
 		}
 	}
@@ -589,7 +590,7 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 	if grace > 0 {
 		select {
 		case <-q.done:
-			return q.resultNow()
+			return q.joined()
 		case <-ctx.Done():
 		}
 	}
@@ -652,6 +653,13 @@ func (q *queue) abandon(ctx context.Context) bool {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	return lost > 0 || kept > 0
+}
+
+// joined waits for the consumer goroutine (done is closed, so at once)
+// and returns Shutdown's result.
+func (q *queue) joined() error {
+	q.wg.Wait()
+	return q.resultNow()
 }
 
 // resultNow is Shutdown's result: the losses since the last Flush that
