@@ -396,3 +396,31 @@ func TestSpoolDamage(t *testing.T) {
 		})
 	}
 }
+
+// TestSpoolFull64MiBHeapFlat: a full spool of the default 64 MiB behind a
+// dead sink keeps the heap flat: the records are in the file mapping, not
+// in the heap.
+func TestSpoolFull64MiBHeapFlat(t *testing.T) {
+	dir := t.TempDir()
+	gate := newGateSink(nil, true)
+	q, err := asynclog.NewQueue(gate, asynclog.Options{Spool: dir, OnFull: asynclog.DropNewest})
+	require.NoError(t, err)
+	require.Equal(t, int64(64<<20), q.Options().SpoolBytes, "the default")
+	l := slog.New(asynclog.NewHandler(q, nil))
+	l.Info("first")
+	gate.waitStarted(t)
+	before := heapInUse()
+	pad := strings.Repeat("p", 900)
+	for i := 0; q.Stats().Dropped == 0; i++ {
+		l.Info("rec", "i", i, "pad", pad)
+	}
+	after := heapInUse()
+	st := q.Stats()
+	t.Logf("spool full at %d records; heap in use %d KiB before, %d KiB after", st.Queued, before>>10, after>>10)
+	assert.Greater(t, st.Queued, 60000, "the spool holds about 64 MiB of records")
+	assert.Less(t, int64(after)-int64(before), int64(2<<20), "the heap does not grow with the spool's contents")
+	gate.open()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.ErrorIs(t, q.Shutdown(ctx), asynclog.ErrDropped)
+}
