@@ -183,7 +183,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 	}
 	p("%s\n", t.String())
 	if len(b.samples) > 0 {
-		p("The record as each subject wrote it (first line at the sink):\n\n```\n")
+		p("The record as each subject wrote it (first record at the sink):\n\n```\n")
 		for _, s := range append(subjects(), dropNewestSubjects()...) {
 			if line, ok := b.samples[s.name]; ok {
 				p("%-32s %s\n", s.name+":", line)

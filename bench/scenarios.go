@@ -58,7 +58,7 @@ type bench struct {
 	s6 []s1Row
 	// fileDir is where scenario 6 wrote its files.
 	fileDir string
-	// samples: the first line each subject delivered, by subject name.
+	// samples: the first record each subject delivered, by subject name.
 	samples map[string]string
 }
 

@@ -40,7 +40,7 @@ const benchMsg = "request served"
 // sink is the one destination every subject writes to, through its own
 // io.Writer or exporter adapter. Write is safe for concurrent use. It counts
 // the records that reach it by their message, so that synthetic records (a
-// drop notice) are not counted, and keeps a copy of the first line it saw.
+// drop notice) are not counted, and keeps a copy of the first record it saw.
 // A file sink passes each Write straight to its *os.File and counts the
 // records in the file when asked, so the caller pays for the write alone;
 // it has no Sync method, so no subject fsyncs the file (zap's Sync would).
@@ -94,14 +94,18 @@ func (s *sink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// keepSample keeps the first line of p, unless a sample is already kept.
+// keepSample keeps the first record of p (a line with benchMsg: a drop
+// notice ahead of the records is not one), unless a sample is already kept.
 func (s *sink) keepSample(p []byte) {
-	line := p
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
+	for len(p) > 0 {
+		line, rest, _ := bytes.Cut(p, []byte{'\n'})
+		if bytes.Contains(line, []byte(benchMsg)) {
+			c := bytes.Clone(line)
+			s.sample.CompareAndSwap(nil, &c)
+			return
+		}
+		p = rest
 	}
-	c := bytes.Clone(line)
-	s.sample.CompareAndSwap(nil, &c)
 }
 
 // Release lets every blocked and future Write of a dead sink through.
@@ -138,7 +142,7 @@ func (s *sink) Remove() error {
 	return nil
 }
 
-// Sample is the first line the sink received, or "".
+// Sample is the first record the sink received, or "".
 func (s *sink) Sample() string {
 	if p := s.sample.Load(); p != nil {
 		return string(*p)
