@@ -173,7 +173,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 	p("Machine: %s.  \nCommand: `%s` (whole run: %s).  \n", machine(), cmd, fmtDur(took.Round(time.Millisecond)))
 	p("Load average (1, 5, 15 min) at the start: %s; at the end: %s (other work on the machine shows here).  \n", b.loadStart, loadAvg())
 	p("Record: message %q with method=%q, path=%q, status=%d, elapsed=%v, remote=%q, at Info, through every subject. ", benchMsg, fMethod, fPath, fStatus, fElapsed, fRemote)
-	p("Sinks: fast (discards), slow (%v per Write, whatever its size), dead (every Write blocks until released). ", slowWrite)
+	p("Sinks: fast (discards), slow (%v per Write, whatever its size), dead (every Write blocks until released), file (a real file, scenario 6). ", slowWrite)
 	p("Delivered = records counted at the sink (by their message); lost = logged − delivered.\n\n")
 
 	p("## Subjects\n\n")
