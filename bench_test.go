@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -193,6 +196,151 @@ func BenchmarkSlog(b *testing.B) {
 	}
 }
 
+// benchFile creates an empty file in b.TempDir(), the most common
+// destination. Its Close is registered first, so it runs after the Cleanup
+// of whatever writes to it (a queue's Close, a BufferedWriteSyncer's Stop).
+func benchFile(b *testing.B) *os.File {
+	b.Helper()
+	f, err := os.Create(filepath.Join(b.TempDir(), "bench.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	return f
+}
+
+// zapFileSubjects are zap's cores and ours writing one *os.File each:
+// zapcore.NewCore writes the file on every call, zap's BufferedWriteSyncer
+// buffers (256 KiB) and writes when full, our queue writes it from the
+// consumer through WriterSink, one Write per batch.
+func zapFileSubjects() []zapSubject {
+	enc := func() zapcore.Encoder { return zapcore.NewJSONEncoder(benchEncoderConfig()) }
+	return []zapSubject{
+		{"zap.NewCore", func(b *testing.B) zapcore.Core {
+			return zapcore.NewCore(enc(), zapcore.AddSync(benchFile(b)), zapcore.InfoLevel)
+		}},
+		{"zap.BufferedWriteSyncer", func(b *testing.B) zapcore.Core {
+			ws := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(benchFile(b))}
+			b.Cleanup(func() { _ = ws.Stop() })
+			return zapcore.NewCore(enc(), ws, zapcore.InfoLevel)
+		}},
+		{"asynclog.Core", func(b *testing.B) zapcore.Core {
+			q := newBenchQueue(b, asynclog.WriterSink(benchFile(b)), asynclog.Options{})
+			return asynclog.NewCore(enc(), zapcore.InfoLevel, q)
+		}},
+	}
+}
+
+// slogFileSubjects: slog.JSONHandler writing the file on every call beside
+// our Handler, whose queue writes it through WriterSink.
+func slogFileSubjects() []slogSubject {
+	return []slogSubject{
+		{"slog.JSONHandler", func(b *testing.B) slog.Handler { return slog.NewJSONHandler(benchFile(b), nil) }},
+		{"asynclog.Handler", func(b *testing.B) slog.Handler {
+			q := newBenchQueue(b, asynclog.WriterSink(benchFile(b)), asynclog.Options{})
+			return asynclog.NewHandler(q, nil)
+		}},
+	}
+}
+
+// BenchmarkFile: every front end and its twin writing a real file in
+// b.TempDir(), fields inline, serial and parallel. A record is logged when
+// the call returns; what the file holds at that moment differs (written,
+// buffered, queued), and everything is in it after the Cleanup.
+func BenchmarkFile(b *testing.B) {
+	for _, s := range zapFileSubjects() {
+		b.Run("zap/"+s.name, func(b *testing.B) {
+			l := zap.New(s.core(b))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				zapInline(l, i)
+			}
+			reportRate(b)
+		})
+		b.Run("zap/"+s.name+"/parallel", func(b *testing.B) {
+			l := zap.New(s.core(b))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					zapInline(l, i)
+					i++
+				}
+			})
+			reportRate(b)
+		})
+	}
+	for _, s := range slogFileSubjects() {
+		b.Run("slog/"+s.name, func(b *testing.B) {
+			l := slog.New(s.handler(b))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				slogInline(l, i)
+			}
+			reportRate(b)
+		})
+		b.Run("slog/"+s.name+"/parallel", func(b *testing.B) {
+			l := slog.New(s.handler(b))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					slogInline(l, i)
+					i++
+				}
+			})
+			reportRate(b)
+		})
+	}
+}
+
+// producers is how many goroutines BenchmarkProducers logs from: a server
+// with more requests in flight than cores.
+const producers = 8
+
+// BenchmarkProducers: 8 goroutines logging at once (b.SetParallelism scaled
+// by GOMAXPROCS) into zap's cores and ours, to io.Discard and to a real
+// file, fields inline: ns/op is wall time per record over all of them.
+func BenchmarkProducers(b *testing.B) {
+	procs := runtime.GOMAXPROCS(0)
+	if producers%procs != 0 {
+		b.Skipf("GOMAXPROCS %d does not divide %d producers", procs, producers)
+	}
+	dests := []struct {
+		name     string
+		subjects []zapSubject
+	}{
+		{"discard", zapSubjects()},
+		{"file", zapFileSubjects()},
+	}
+	for _, d := range dests {
+		for _, s := range d.subjects {
+			b.Run(d.name+"/"+s.name, func(b *testing.B) {
+				l := zap.New(s.core(b))
+				b.ReportAllocs()
+				b.SetParallelism(producers / procs)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					i := 0
+					for pb.Next() {
+						zapInline(l, i)
+						i++
+					}
+				})
+				reportRate(b)
+			})
+		}
+	}
+}
+
 // slowWriter costs 1 ms per Write, whatever its size: an HTTP round trip.
 type slowWriter struct{}
 
@@ -239,6 +387,73 @@ func BenchmarkSlowSink(b *testing.B) {
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+		})
+	}
+}
+
+// BenchmarkDrain: drain throughput, as the bench program's scenario 5
+// measures it, for every front end and its twins: GOMAXPROCS producers log
+// b.N records in all to io.Discard, and the clock stops once every record
+// has been written (our queue's Flush, the BufferedWriteSyncer's Sync), so
+// records/s counts delivered records. Ours write through WriterSink, the
+// same path as a file's.
+func BenchmarkDrain(b *testing.B) {
+	enc := func() zapcore.Encoder { return zapcore.NewJSONEncoder(benchEncoderConfig()) }
+	type drainSubject struct {
+		name string
+		// open returns the log call and what makes its records delivered.
+		open func(b *testing.B) (log func(i int), settle func() error)
+	}
+	zapOpen := func(c zapcore.Core, settle func() error) (func(int), func() error) {
+		l := zap.New(c)
+		return func(i int) { zapInline(l, i) }, settle
+	}
+	slogOpen := func(h slog.Handler, settle func() error) (func(int), func() error) {
+		l := slog.New(h)
+		return func(i int) { slogInline(l, i) }, settle
+	}
+	none := func() error { return nil }
+	flush := func(q *asynclog.Queue) func() error {
+		return func() error { return q.Flush(context.Background()) }
+	}
+	subjects := []drainSubject{
+		{"zap.NewCore", func(b *testing.B) (func(int), func() error) {
+			return zapOpen(zapcore.NewCore(enc(), zapcore.AddSync(io.Discard), zapcore.InfoLevel), none)
+		}},
+		{"zap.BufferedWriteSyncer", func(b *testing.B) (func(int), func() error) {
+			ws := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(io.Discard)}
+			b.Cleanup(func() { _ = ws.Stop() })
+			return zapOpen(zapcore.NewCore(enc(), ws, zapcore.InfoLevel), ws.Sync)
+		}},
+		{"asynclog.Core", func(b *testing.B) (func(int), func() error) {
+			q := newBenchQueue(b, asynclog.WriterSink(io.Discard), asynclog.Options{})
+			return zapOpen(asynclog.NewCore(enc(), zapcore.InfoLevel, q), flush(q))
+		}},
+		{"slog.JSONHandler", func(b *testing.B) (func(int), func() error) {
+			return slogOpen(slog.NewJSONHandler(io.Discard, nil), none)
+		}},
+		{"asynclog.Handler", func(b *testing.B) (func(int), func() error) {
+			q := newBenchQueue(b, asynclog.WriterSink(io.Discard), asynclog.Options{})
+			return slogOpen(asynclog.NewHandler(q, nil), flush(q))
+		}},
+	}
+	for _, s := range subjects {
+		b.Run(s.name, func(b *testing.B) {
+			log, settle := s.open(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					log(i)
+					i++
+				}
+			})
+			if err := settle(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			reportRate(b)
 		})
 	}
 }

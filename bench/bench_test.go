@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,13 +16,15 @@ import (
 
 func TestSinkCountsRecordsByMessage(t *testing.T) {
 	tests := []struct {
-		name  string
-		input string
-		want  int64
+		name   string
+		input  string
+		want   int64
+		sample string
 	}{
-		{"one record", `{"msg":"request served"}` + "\n", 1},
-		{"a batch of three", strings.Repeat(`{"msg":"request served"}`+"\n", 3), 3},
-		{"a drop notice is not a record", `{"msg":"asynclog: dropped 5 records"}` + "\n", 0},
+		{"one record", `{"msg":"request served"}` + "\n", 1, `{"msg":"request served"}`},
+		{"a batch of three", strings.Repeat(`{"msg":"request served"}`+"\n", 3), 3, `{"msg":"request served"}`},
+		{"a drop notice is not a record", `{"msg":"asynclog: dropped 5 records"}` + "\n", 0, ""},
+		{"a drop notice ahead of the records", `{"msg":"asynclog: dropped 5 records"}` + "\n" + `{"msg":"request served","n":1}` + "\n", 1, `{"msg":"request served","n":1}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -31,10 +34,27 @@ func TestSinkCountsRecordsByMessage(t *testing.T) {
 				require.NoError(t, err, "Write")
 				assert.Equal(t, len(tt.input), n, "Write's count, %s sink", mode)
 				assert.Equal(t, tt.want, s.Delivered(), "records counted, %s sink", mode)
-				assert.Equal(t, strings.SplitN(tt.input, "\n", 2)[0], s.Sample(), "sample is the first line, %s sink", mode)
+				assert.Equal(t, tt.sample, s.Sample(), "sample is the first record, %s sink", mode)
 			}
 		})
 	}
+}
+
+func TestFileSinkCountsRecordsInTheFile(t *testing.T) {
+	s, err := newFileSink(t.TempDir())
+	require.NoError(t, err, "newFileSink")
+	in := `{"msg":"request served"}` + "\n" + `{"msg":"asynclog: dropped 5 records"}` + "\n"
+	for range 3 {
+		n, err := s.Write([]byte(in))
+		require.NoError(t, err, "Write")
+		assert.Equal(t, len(in), n, "Write's count")
+	}
+	assert.Equal(t, int64(3), s.Delivered(), "the records in the file, drop notices left out")
+	assert.Equal(t, `{"msg":"request served"}`, s.Sample(), "sample is the first record")
+	name := s.f.Name()
+	require.NoError(t, s.Remove(), "Remove")
+	_, err = os.Stat(name)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "the file is gone after Remove: %v", err)
 }
 
 func TestDeadSinkBlocksUntilReleased(t *testing.T) {
@@ -195,5 +215,36 @@ func TestGoals(t *testing.T) {
 			assert.Contains(t, g, tt.want, "the shutdown goal")
 			assert.Contains(t, g, "OTel BatchProcessor (otelslog) lost 7", "the peer's loss is named")
 		})
+	}
+}
+
+func TestGoalsRatiosAndDrainRate(t *testing.T) {
+	byName := map[string]subject{}
+	for _, s := range subjects() {
+		byName[s.name] = s
+	}
+	b := &bench{sz: smokeSizes(),
+		s6: []s1Row{
+			{sub: byName[ourCore], ns: [2]float64{900, 800}},
+			{sub: byName[zapBuffered], ns: [2]float64{1000, 700}},
+			{sub: byName[ourHandler], ns: [2]float64{400, 500}},
+			{sub: byName[slogJSON], ns: [2]float64{1000, 900}},
+		},
+		s5: []s5Row{
+			{sub: byName[ourCore], rate: 1_900_000},
+			{sub: byName[ourHandler], rate: 2_100_000},
+			{sub: byName[slogJSON], rate: 1_800_000},
+		},
+	}
+	g := b.goals()
+	for _, want := range []string{
+		"- met: caller cost, real file, fields inline, 1 goroutine: asynclog Core (zap) 900 ns/record = 0.90x zap BufferedWriteSyncer",
+		"- **NOT met**: caller cost, real file, fields inline, 2 goroutines: asynclog Core (zap) 800 ns/record = 1.14x",
+		"- met: caller cost, real file, fields inline, 1 goroutine: asynclog Handler (slog) 400 ns/record = 0.40x",
+		"- **NOT met**: caller cost, real file, fields inline, 2 goroutines: asynclog Handler (slog) 500 ns/record = 0.56x",
+		"- **NOT met**: drain throughput, 2 producers, fast sink: asynclog Core (zap) 1,900,000 records/s",
+		"- met: drain throughput, 2 producers, fast sink: asynclog Handler (slog) 2,100,000 records/s",
+	} {
+		assert.Contains(t, g, want, "the goals say")
 	}
 }

@@ -5,14 +5,19 @@
 // fields (method and path strings, an int status, a duration, a remote
 // address string). Each subject is adapted to the same in-process sink
 // through its own io.Writer or exporter interface: fast (discards), slow
-// (every Write costs 1 ms, whatever its size) or dead (every Write blocks
-// until the sink is released). The sink counts the records that reach it,
-// so every delivered and lost figure is counted, not assumed.
+// (every Write costs 1 ms, whatever its size), dead (every Write blocks
+// until the sink is released) or file (every Write goes to a real file in
+// a temporary directory). The sink counts the records that reach it (a file
+// sink, in the file after Close), so every delivered and lost figure is
+// counted, not assumed.
 //
-// The five scenarios are the caller's cost with the fast sink, the caller's
-// latency with the slow sink, a dead sink, shutdown into the slow sink, and
-// drain throughput. The program prints one markdown table per scenario and
-// writes them, with an SVG chart of scenario 2, to the -out directory:
+// The six scenarios are the caller's cost with the fast sink, the caller's
+// latency with the slow sink, a dead sink, shutdown into the slow sink,
+// drain throughput with two producers into the fast sink, and the caller's
+// cost writing a real file. The program prints one markdown table per
+// scenario, then the goals for asynclog, each met or not with its figures,
+// and writes them, with an SVG chart of scenario 2, to the -out directory
+// (results/results.md is this program's output, never edited by hand):
 //
 //	cd bench && go run .            # full run, writes results/
 //	cd bench && go run . -smoke     # a few thousand records, for CI

@@ -19,7 +19,7 @@ func main() {
 func run() int {
 	smoke := flag.Bool("smoke", false, "a short pass with a few thousand records, for CI; writes to a temporary directory unless -out is given")
 	out := flag.String("out", "", `directory for results.md and latency.svg (default "results", or a temporary directory with -smoke)`)
-	only := flag.String("scenarios", "1,2,3,4,5", "comma-separated scenarios to run")
+	only := flag.String("scenarios", "1,2,3,4,5,6", "comma-separated scenarios to run")
 	flag.Parse()
 
 	sz := fullSizes()
@@ -54,7 +54,7 @@ func run() int {
 		},
 	}
 	t0 := time.Now()
-	run := map[string]func(){"1": b.scenario1, "2": b.scenario2, "3": b.scenario3, "4": b.scenario4, "5": b.scenario5}
+	run := map[string]func(){"1": b.scenario1, "2": b.scenario2, "3": b.scenario3, "4": b.scenario4, "5": b.scenario5, "6": b.scenario6}
 	for _, s := range strings.Split(*only, ",") {
 		f, ok := run[strings.TrimSpace(s)]
 		if !ok {

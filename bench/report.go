@@ -154,6 +154,15 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// callerCostTable is the table of scenarios 1 and 6.
+func callerCostTable(rows []s1Row) *table {
+	t := &table{head: []string{"subject", "ns/record, 1 goroutine", "allocs/record", "ns/record, 2 goroutines", "allocs/record", "lost"}}
+	for _, r := range rows {
+		t.add(r.sub.name, fmt.Sprintf("%.0f", r.ns[0]), fmt.Sprintf("%.2f", r.alloc[0]), fmt.Sprintf("%.0f", r.ns[1]), fmt.Sprintf("%.2f", r.alloc[1]), lostCell(r.lost, r.logged))
+	}
+	return t
+}
+
 func isOurs(s subject) bool { return strings.HasPrefix(s.name, "asynclog") }
 
 // markdown renders the whole report.
@@ -164,7 +173,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 	p("Machine: %s.  \nCommand: `%s` (whole run: %s).  \n", machine(), cmd, fmtDur(took.Round(time.Millisecond)))
 	p("Load average (1, 5, 15 min) at the start: %s; at the end: %s (other work on the machine shows here).  \n", b.loadStart, loadAvg())
 	p("Record: message %q with method=%q, path=%q, status=%d, elapsed=%v, remote=%q, at Info, through every subject. ", benchMsg, fMethod, fPath, fStatus, fElapsed, fRemote)
-	p("Sinks: fast (discards), slow (%v per Write, whatever its size), dead (every Write blocks until released). ", slowWrite)
+	p("Sinks: fast (discards), slow (%v per Write, whatever its size), dead (every Write blocks until released), file (a real file, scenario 6). ", slowWrite)
 	p("Delivered = records counted at the sink (by their message); lost = logged − delivered.\n\n")
 
 	p("## Subjects\n\n")
@@ -174,7 +183,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 	}
 	p("%s\n", t.String())
 	if len(b.samples) > 0 {
-		p("The record as each subject wrote it (first line at the sink):\n\n```\n")
+		p("The record as each subject wrote it (first record at the sink):\n\n```\n")
 		for _, s := range append(subjects(), dropNewestSubjects()...) {
 			if line, ok := b.samples[s.name]; ok {
 				p("%-32s %s\n", s.name+":", line)
@@ -186,11 +195,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 	if len(b.s1) > 0 {
 		p("## 1. Caller cost, fast sink\n\n")
 		p("%s records per goroutine, after a warm-up, median of %d rounds; ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
-		t := table{head: []string{"subject", "ns/record, 1 goroutine", "allocs/record", "ns/record, 2 goroutines", "allocs/record", "lost"}}
-		for _, r := range b.s1 {
-			t.add(r.sub.name, fmt.Sprintf("%.0f", r.ns[0]), fmt.Sprintf("%.2f", r.alloc[0]), fmt.Sprintf("%.0f", r.ns[1]), fmt.Sprintf("%.2f", r.alloc[1]), lostCell(r.lost, r.logged))
-		}
-		p("%s\n", t.String())
+		p("%s\n", callerCostTable(b.s1).String())
 	}
 
 	if len(b.s2) > 0 {
@@ -250,6 +255,12 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 			t.add(r.sub.name, count(r.logged), count(r.delivered), lostCell(r.logged-r.delivered, r.logged), fmtDur(r.took), count(int64(r.rate)))
 		}
 		p("%s\n", t.String())
+	}
+
+	if len(b.s6) > 0 {
+		p("## 6. Caller cost, real file\n\n")
+		p("Scenario 1 with a real file for the sink, the most common destination: each round a new file in %s, which every subject writes through its own adapter as in the other scenarios (no subject fsyncs it); the records are counted in the file after Close. %s records per goroutine, after a warm-up, median of %d rounds; ns per record is wall time over records logged; allocations are the whole process's.\n\n", b.fileDir, count(int64(b.sz.s1Records)), s1Rounds)
+		p("%s\n", callerCostTable(b.s6).String())
 	}
 
 	if g := b.goals(); g != "" {

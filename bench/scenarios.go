@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -54,7 +55,10 @@ type bench struct {
 	s3 []s3Row
 	s4 []s4Row
 	s5 []s5Row
-	// samples: the first line each subject delivered, by subject name.
+	s6 []s1Row
+	// fileDir is where scenario 6 wrote its files.
+	fileDir string
+	// samples: the first record each subject delivered, by subject name.
 	samples map[string]string
 }
 
@@ -111,7 +115,8 @@ func drops(in *instance) (uint64, bool) {
 	return in.drops()
 }
 
-// s1Row: scenario 1, caller cost with the fast sink.
+// s1Row: scenario 1, caller cost with the fast sink; scenario 6, with a
+// real file.
 type s1Row struct {
 	sub       subject
 	ns, alloc [2]float64 // per record, with 1 and 2 goroutines
@@ -120,6 +125,36 @@ type s1Row struct {
 }
 
 func (b *bench) scenario1() {
+	b.s1 = b.callerCost("scenario 1", func() *sink { return newSink(fast) }, func(*sink) {})
+}
+
+// scenario6 is scenario 1 with a real file for the sink: one new file per
+// round in a temporary directory, removed after the round.
+func (b *bench) scenario6() {
+	dir, err := os.MkdirTemp("", "asynclog-bench-file-")
+	if err != nil {
+		b.fail("scenario 6: %v", err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	b.fileDir = dir
+	b.s6 = b.callerCost("scenario 6", func() *sink {
+		s, err := newFileSink(dir)
+		if err != nil {
+			panic(fmt.Sprintf("bench: scenario 6: %v", err)) // the directory was just made
+		}
+		return s
+	}, func(s *sink) {
+		if err := s.Remove(); err != nil {
+			b.fail("scenario 6: %v", err)
+		}
+	})
+}
+
+// callerCost measures every subject's cost per record, with 1 and 2
+// goroutines, each round on a fresh sink from newS, which done disposes of.
+func (b *bench) callerCost(scenario string, newS func() *sink, done func(*sink)) []s1Row {
+	var rows []s1Row
 	for _, sub := range subjects() {
 		row := s1Row{sub: sub}
 		for k, g := range []int{1, 2} {
@@ -127,26 +162,28 @@ func (b *bench) scenario1() {
 			// machine may be busy with other work.
 			var ns, allocs []float64
 			for range s1Rounds {
-				s := newSink(fast)
+				s := newS()
 				in := sub.open(s, b.env)
 				warm := drive(in.log, load{producers: 1, records: max(b.sz.s1Records/10, 100)})
 				runtime.GC()
 				res := drive(in.log, load{producers: g, records: b.sz.s1Records})
 				c := closeWithin(in, b.sz.closeLimit)
-				b.closeNote("scenario 1", sub, c)
+				b.closeNote(scenario, sub, c)
 				logged := warm.logged + res.logged
 				n := float64(res.logged)
 				ns = append(ns, float64(res.elapsed.Nanoseconds())/n)
 				allocs = append(allocs, float64(res.mallocs)/n)
 				row.logged += logged
 				row.lost += logged - s.Delivered()
-				b.verify("scenario 1", sub, in, s, logged, false)
+				b.verify(scenario, sub, in, s, logged, false)
+				done(s)
 			}
 			row.ns[k], row.alloc[k] = median(ns), median(allocs)
 		}
-		b.progress("scenario 1: %-32s %8.0f ns/rec  %5.1f allocs/rec (1 goroutine)  %8.0f ns/rec (2 goroutines)", sub.name, row.ns[0], row.alloc[0], row.ns[1])
-		b.s1 = append(b.s1, row)
+		b.progress("%s: %-32s %8.0f ns/rec  %5.1f allocs/rec (1 goroutine)  %8.0f ns/rec (2 goroutines)", scenario, sub.name, row.ns[0], row.alloc[0], row.ns[1])
+		rows = append(rows, row)
 	}
+	return rows
 }
 
 // s1Rounds is how many times scenario 1 measures each case.
