@@ -28,7 +28,11 @@ func (q *queue) logRaw(rec Record, sync bool) error {
 }
 
 func (q *queue) logEnc(rec Record, raw, sync bool) error {
-	if !sync && rec.Level < q.opts.SyncLevel.Level() {
+	at := q.syncLevel
+	if q.syncDyn != nil {
+		at = q.syncDyn.Level()
+	}
+	if !sync && rec.Level < at {
 		q.enqueue(rec, raw, false)
 		return nil
 	}

@@ -254,3 +254,16 @@ func TestDropNoticeTakesZapShape(t *testing.T) {
 	assert.Equal(t, 2.0, notice["dropped"], "%v", notice)
 	assert.Equal(t, map[string]any{"INFO": 1.0, "WARN": 1.0}, notice["dropped_by_level"], "%v", notice)
 }
+
+// TestDynamicSyncLevel: a SyncLevel that can change (a *slog.LevelVar) is
+// read on each call.
+func TestDynamicSyncLevel(t *testing.T) {
+	sink := newRecSink()
+	var lv slog.LevelVar
+	lv.Set(slog.LevelError + 4)
+	q := newQueue(t, sink, asynclog.Options{SyncLevel: &lv, FlushInterval: time.Hour, BatchSize: 1000})
+	l := slog.New(asynclog.NewHandler(q, nil))
+	lv.Set(slog.LevelInfo) // now every Info is synchronous
+	l.Info("synchronous")
+	assert.Equal(t, []string{"synchronous"}, sink.messages(), "delivered before the call returned")
+}

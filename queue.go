@@ -71,6 +71,11 @@ var ErrReentrant = errors.New("asynclog: called from the queue's own consumer (a
 type queue struct {
 	sink Sink
 	opts Options
+	// syncLevel is Options.SyncLevel when it is a constant, read on every
+	// log call without an interface call; syncDyn is set instead when it
+	// can change (a *slog.LevelVar, say).
+	syncLevel slog.Level
+	syncDyn   slog.Leveler
 
 	mu       sync.Mutex
 	store    store         // the queued records: a ring in memory, or a spool in files
@@ -170,6 +175,11 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 		stopped: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	if l, ok := o.SyncLevel.(slog.Level); ok {
+		q.syncLevel = l
+	} else {
+		q.syncDyn = o.SyncLevel
+	}
 	if o.Spool == "" {
 		r := newRing(o.Size, o.MaxBytes)
 		q.store = &r
@@ -257,8 +267,12 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 		q.mu.Unlock()
 		return false
 	case len(q.waiters) == 0 && q.store.fits(rec):
-		q.pushLocked(rec, raw)
+		wake := q.pushLocked(rec, raw)
 		q.mu.Unlock()
+		if wake {
+			// After Unlock: the consumer it wakes needs the lock at once.
+			q.signal()
+		}
 		return true
 	case q.store.never(rec):
 		q.dropLocked(rec.Level) // can never fit
@@ -270,8 +284,11 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 	if q.opts.OnFull != Block && len(q.waiters) == 0 {
 		if keep || q.opts.OnFull == DropOldest {
 			if q.makeRoomLocked(rec) {
-				q.pushLocked(rec, raw)
+				wake := q.pushLocked(rec, raw)
 				q.mu.Unlock()
+				if wake {
+					q.signal()
+				}
 				return true
 			}
 		}
@@ -372,8 +389,11 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 // lower one if it can, anything else is dropped. It unlocks.
 func (q *queue) refuseLocked(rec Record, raw, keep bool) bool {
 	if keep && len(q.waiters) == 0 && q.makeRoomLocked(rec) {
-		q.pushLocked(rec, raw)
+		wake := q.pushLocked(rec, raw)
 		q.mu.Unlock()
+		if wake {
+			q.signal()
+		}
 		return true
 	}
 	q.dropLocked(rec.Level)
@@ -393,7 +413,9 @@ func (q *queue) removeWaiterLocked(w *roomWaiter) {
 // decideLocked answers a waiter: its record is pushed (accepted) or dropped.
 func (q *queue) decideLocked(w *roomWaiter, accept bool) {
 	if accept {
-		q.pushLocked(w.rec, w.raw)
+		if q.pushLocked(w.rec, w.raw) {
+			q.signal()
+		}
 	} else {
 		q.dropLocked(w.rec.Level)
 	}
@@ -414,19 +436,27 @@ func (q *queue) admitLocked() {
 	}
 }
 
-// pushLocked appends a record to the ring and nudges the consumer if it
-// waits for it.
-func (q *queue) pushLocked(rec Record, raw bool) {
+// pushLocked appends a record to the store. If the parked consumer waits
+// for it, it marks the consumer awake and reports that the caller must
+// signal it (after Unlock, or at once with nudgeLocked's send).
+func (q *queue) pushLocked(rec Record, raw bool) (wake bool) {
 	q.store.push(q.seq, rec, raw)
 	q.seq++
 	if q.parked && q.store.queued() >= q.wakeAt {
-		q.nudgeLocked()
+		q.parked = false
+		return true
 	}
+	return false
 }
 
 // nudgeLocked wakes the parked consumer.
 func (q *queue) nudgeLocked() {
 	q.parked = false
+	q.signal()
+}
+
+// signal sends the consumer its wake-up; the one slot makes it never block.
+func (q *queue) signal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
