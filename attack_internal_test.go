@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,5 +265,52 @@ func TestAttackAbandonVsSettleDoubleCount(t *testing.T) {
 		if s.Enqueued != s.Delivered+s.Dropped+s.Failed+uint64(s.Queued) || s.Queued != 0 {
 			t.Fatalf("iter %d: identity broken after Shutdown: %+v", iter, s)
 		}
+	}
+}
+
+// atkLeaveInSpool logs recs into a spool behind a sink that never answers
+// and shuts down at a short deadline, so they stay in the spool.
+func atkLeaveInSpool(t *testing.T, dir string, spoolBytes int64, recs []Record) {
+	t.Helper()
+	sink := SinkFunc(func(ctx context.Context, b []Record) error { <-ctx.Done(); return ctx.Err() })
+	pub, err := NewQueue(sink, Options{Spool: dir, SpoolBytes: spoolBytes, OnError: func(error) {}, OnFull: DropNewest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		pub.q.log(r, false)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_ = pub.Shutdown(ctx)
+	<-pub.q.done
+}
+
+// TestAttackCrashRecordEvictsUncounted: a full spool left by a crashed run
+// (with a crash report) is reopened with CrashReport. openSpool
+// (spool.go makeRoomFor) evicts replayed records to fit the crash record,
+// but they were already counted in Enqueued and are never counted as
+// Dropped: after Close, Enqueued != Delivered+Dropped+Failed+Queued.
+func TestAttackCrashRecordEvictsUncounted(t *testing.T) {
+	dir := t.TempDir()
+	var recs []Record
+	for i := range 3 {
+		recs = append(recs, atkRec(i, 1200, slog.LevelInfo))
+	}
+	atkLeaveInSpool(t, dir, 4096, recs)
+	// What the runtime would have written at a crash.
+	if err := os.WriteFile(filepath.Join(dir, "crash"), bytes.Repeat([]byte("panic: boom\n"), 150), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	sink := SinkFunc(func(ctx context.Context, b []Record) error { n.Add(int64(len(b))); return nil })
+	pub, err := NewQueue(sink, Options{Spool: dir, SpoolBytes: 4096, CrashReport: true, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeErr := pub.Close()
+	s := pub.Stats()
+	if s.Enqueued != s.Delivered+s.Dropped+s.Failed+uint64(s.Queued) {
+		t.Fatalf("identity broken: %+v (delivered to sink %d, Close: %v)", s, n.Load(), closeErr)
 	}
 }
