@@ -314,3 +314,54 @@ func TestAttackCrashRecordEvictsUncounted(t *testing.T) {
 		t.Fatalf("identity broken: %+v (delivered to sink %d, Close: %v)", s, n.Load(), closeErr)
 	}
 }
+
+// TestAttackFlushGiveUpRaceDeadlocks: a Flush whose ctx ends while the
+// consumer answers it at the same moment locks q.mu twice (queue.go
+// flush: the ctx.Done branch takes the lock with a deferred Unlock, finds
+// w.ready closed, falls out of the select and calls q.mu.Lock() again):
+// the queue's mutex is never released and every log call, Stats, Flush and
+// Shutdown hangs for ever. Seen first in TestAttackStatsIdentityUnderChaos.
+func TestAttackFlushGiveUpRaceDeadlocks(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 4)
+	sink := SinkFunc(func(ctx context.Context, b []Record) error {
+		started <- struct{}{}
+		<-release
+		return nil
+	})
+	pub, err := NewQueue(sink, Options{OnError: func(error) {}, CloseTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := pub.q
+	defer close(release)
+	q.log(atkRec(0, 10, slog.LevelInfo), false)
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = pub.Flush(ctx) }()
+	for {
+		q.mu.Lock()
+		n := len(q.flushes)
+		q.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The consumer's answer and ctx's end coincide: Flush sees ctx.Done
+	// first and waits for the lock while the barrier is passed.
+	q.mu.Lock()
+	cancel()
+	time.Sleep(50 * time.Millisecond) // Flush is now blocked on q.mu in its ctx.Done branch
+	q.settled = q.seq
+	q.answerFlushesLocked()
+	q.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { _ = pub.Stats(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("queue deadlocked: Stats did not return within 1s after a Flush gave up as it was answered")
+	}
+}
