@@ -241,30 +241,42 @@ func TestAttackBlockKeptWaiterBehindStallIsDropped(t *testing.T) {
 // records again as Delivered. Checks the identity after each Shutdown.
 func TestAttackAbandonVsSettleDoubleCount(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Second)
-	for iter := 0; time.Now().Before(deadline); iter++ {
-		var ret atomic.Pointer[time.Time]
-		at := time.Now().Add(20 * time.Millisecond)
-		ret.Store(&at)
-		sink := SinkFunc(func(ctx context.Context, b []Record) error {
-			time.Sleep(time.Until(*ret.Load()) + time.Duration(rand.IntN(200))*time.Microsecond)
-			return nil
-		})
-		pub, err := NewQueue(sink, Options{OnError: func(error) {}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range 50 {
-			pub.q.log(atkRec(i, 10, slog.LevelInfo), false)
-		}
-		// abandon at deadline - deadline/10: make it coincide with the sink's return.
-		ctx, cancel := context.WithDeadline(context.Background(), at.Add(at.Sub(time.Now())/9))
-		_ = pub.Shutdown(ctx)
-		cancel()
-		time.Sleep(5 * time.Millisecond)
-		s := pub.Stats()
-		if s.Enqueued != s.Delivered+s.Dropped+s.Failed+uint64(s.Queued) || s.Queued != 0 {
-			t.Fatalf("iter %d: identity broken after Shutdown: %+v", iter, s)
-		}
+	var wg sync.WaitGroup
+	var bad atomic.Pointer[Stats]
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && bad.Load() == nil {
+				at := time.Now().Add(20 * time.Millisecond)
+				sink := SinkFunc(func(ctx context.Context, b []Record) error {
+					time.Sleep(time.Until(at) + time.Duration(rand.IntN(200))*time.Microsecond)
+					return nil
+				})
+				pub, err := NewQueue(sink, Options{OnError: func(error) {}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for i := range 50 {
+					pub.q.log(atkRec(i, 10, slog.LevelInfo), false)
+				}
+				// Shutdown abandons at deadline - remaining/10: make that
+				// coincide with the sink's return.
+				ctx, cancel := context.WithDeadline(context.Background(), at.Add(time.Until(at)/9))
+				_ = pub.Shutdown(ctx)
+				cancel()
+				<-pub.q.done
+				s := pub.Stats()
+				if s.Enqueued != s.Delivered+s.Dropped+s.Failed+uint64(s.Queued) || s.Queued != 0 {
+					bad.Store(&s)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if s := bad.Load(); s != nil {
+		t.Fatalf("identity broken after Shutdown: %+v", *s)
 	}
 }
 
@@ -356,6 +368,7 @@ func TestAttackFlushGiveUpRaceDeadlocks(t *testing.T) {
 	q.settled = q.seq
 	q.answerFlushesLocked()
 	q.mu.Unlock()
+	time.Sleep(50 * time.Millisecond) // let Flush take the lock first
 
 	done := make(chan struct{})
 	go func() { _ = pub.Stats(); close(done) }()
@@ -365,3 +378,4 @@ func TestAttackFlushGiveUpRaceDeadlocks(t *testing.T) {
 		t.Fatal("queue deadlocked: Stats did not return within 1s after a Flush gave up as it was answered")
 	}
 }
+
