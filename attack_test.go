@@ -432,3 +432,210 @@ func TestAttackReentrant(t *testing.T) {
 		t.Fatalf("from OnError: %v", *e)
 	}
 }
+
+// TestAttackKeepLevelWhilePacing: DropOldest and DropNewest with a long
+// MinInterval: Error records evict Info ones while the consumer waits out
+// the interval, and are all delivered.
+func TestAttackKeepLevelWhilePacing(t *testing.T) {
+	for _, mode := range []asynclog.Overflow{asynclog.DropNewest, asynclog.DropOldest} {
+		t.Run(mode.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			var got []string
+			sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+				mu.Lock()
+				for _, r := range b {
+					got = append(got, r.Message)
+				}
+				mu.Unlock()
+				return nil
+			})
+			q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 8, MaxBytes: 1500, OnFull: mode, MinInterval: time.Hour, OnError: func(error) {}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := slog.New(asynclog.NewHandler(q, nil))
+			log.Info("first") // starts the interval
+			if err := q.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for i := range 200 {
+				if i%3 == 0 {
+					log.Error(fmt.Sprintf("E%03d", i), "pad", strings.Repeat("p", rand.IntN(100)))
+					want++
+				} else {
+					log.Info(fmt.Sprintf("I%03d", i), "pad", strings.Repeat("p", rand.IntN(100)))
+				}
+				if i%6 == 5 {
+					_ = q.Flush(context.Background()) // Flush does not wait out MinInterval
+				}
+			}
+			err = q.Flush(context.Background())
+			q.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			n := 0
+			last := ""
+			for _, m := range got {
+				if strings.HasPrefix(m, "E") {
+					if m <= last {
+						t.Fatalf("order: %s after %s", m, last)
+					}
+					last = m
+					n++
+				}
+			}
+			if n != want {
+				t.Fatalf("delivered %d of %d Error records (Flush: %v, stats %+v)", n, want, err, q.Stats())
+			}
+		})
+	}
+}
+
+// TestAttackSpoolDropOldestKeep: a spool behind a stopped sink, mixed
+// levels under DropOldest: every Error record survives, in order, and
+// the stats add up.
+func TestAttackSpoolDropOldestKeep(t *testing.T) {
+	gate := make(chan struct{})
+	started := make(chan struct{}, 1)
+	var mu sync.Mutex
+	var got []string
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-gate
+		mu.Lock()
+		for _, r := range b {
+			got = append(got, r.Message)
+		}
+		mu.Unlock()
+		return nil
+	})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: t.TempDir(), SpoolBytes: 8192, OnFull: asynclog.DropOldest, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := asynclog.NewWriter(q)
+	fmt.Fprintln(w, `{"level":"INFO","msg":"held"}`)
+	<-started
+	want := 0
+	for i := range 300 {
+		lvl := "INFO"
+		if i%10 == 0 {
+			lvl = "ERROR"
+			want++
+		}
+		fmt.Fprintf(w, `{"level":%q,"msg":"%s%03d","pad":%q}`+"\n", lvl, lvl[:1], i, strings.Repeat("z", rand.IntN(150)))
+		if s := q.Stats(); !atkIdentity(s) {
+			t.Fatalf("identity: %+v", s)
+		}
+	}
+	close(gate)
+	_ = q.Flush(context.Background())
+	if err := q.Close(); err != nil {
+		t.Log(err)
+	}
+	s := q.Stats()
+	if !atkIdentity(s) || s.Queued != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	n, last := 0, ""
+	for _, m := range got {
+		if strings.HasPrefix(m, "E") {
+			if m <= last {
+				t.Fatalf("order: %s after %s", m, last)
+			}
+			last = m
+			n++
+		}
+	}
+	if n != want {
+		t.Fatalf("delivered %d of %d Error records; stats %+v", n, want, s)
+	}
+}
+
+// TestAttackBlockSlowSinkNoDrop: each record takes 60% of BlockTimeout
+// to leave a one-slot queue, so waits exceed BlockTimeout in total but
+// never pass a whole BlockTimeout without progress: nothing is dropped.
+func TestAttackBlockSlowSinkNoDrop(t *testing.T) {
+	const bt = 100 * time.Millisecond
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		time.Sleep(bt * 6 / 10)
+		return nil
+	})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: bt, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(asynclog.NewHandler(q, nil))
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3 {
+				log.Info("slow", "p", p, "i", i)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s := q.Stats(); s.Dropped != 0 || s.Delivered != 12 {
+		t.Fatalf("%+v", s)
+	}
+}
+
+// TestAttackWriterAllocs: a warm io.Writer log call allocates nothing.
+func TestAttackWriterAllocs(t *testing.T) {
+	q, err := asynclog.NewQueue(asynclog.SinkFunc(func(context.Context, []asynclog.Record) error { return nil }), asynclog.Options{OnFull: asynclog.DropNewest, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	w := asynclog.NewWriter(q)
+	line := []byte(`{"level":"warn","msg":"hello \"x\"","k":1}` + "\n")
+	lf := []byte("time=now level=ERROR msg=\"boom\" k=v\n")
+	w.Write(line)
+	if a := testing.AllocsPerRun(200, func() { w.Write(line); w.Write(lf) }); a != 0 {
+		t.Fatalf("%v allocs per call", a)
+	}
+}
+
+// TestAttackKeptWaitUnboundedWhilePacing: drop mode, MinInterval long,
+// queue full of kept (Error) records: the next Error log call should wait
+// "bounded like Block" (Options.KeepLevel), i.e. about BlockTimeout with
+// no progress. waitRoomLocked (queue.go, "if q.released != mark ||
+// q.pacing") restarts the bound for as long as the consumer is pacing, so
+// the call blocks for the whole MinInterval instead (here 3s against a
+// 50ms BlockTimeout; with "one email a minute", a minute).
+func TestAttackKeptWaitUnboundedWhilePacing(t *testing.T) {
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error { return nil })
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 4, OnFull: asynclog.DropNewest, MinInterval: 3 * time.Second, BlockTimeout: 50 * time.Millisecond, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	log := slog.New(asynclog.NewHandler(q, nil))
+	log.Info("first")
+	if err := q.Flush(context.Background()); err != nil { // starts the interval
+		t.Fatal(err)
+	}
+	for range 4 {
+		log.Error("kept")
+	}
+	done := make(chan struct{})
+	begin := time.Now()
+	go func() { log.Error("one more"); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(500 * time.Millisecond):
+		t.Errorf("an Error log call still blocked after %v with BlockTimeout 50ms", time.Since(begin))
+		<-done
+	}
+}
