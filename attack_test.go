@@ -639,3 +639,83 @@ func TestAttackKeptWaitUnboundedWhilePacing(t *testing.T) {
 		<-done
 	}
 }
+
+// TestAttackConcurrentBytesIntact: many producers, random sizes from 1 B
+// to MaxBytes+1, DropOldest with a small MaxBytes so that the buffer grows,
+// wraps and evicts across its end; every delivered record must be exactly a
+// line that was logged (each line carries its own length and a pattern).
+func TestAttackConcurrentBytesIntact(t *testing.T) {
+	const mb = 4096
+	var bad atomic.Pointer[string]
+	var n atomic.Int64
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		for _, r := range b {
+			e := string(r.Encoded)
+			if strings.HasPrefix(e, "{") { // drop notice
+				continue
+			}
+			var p, i, l int
+			if _, err := fmt.Sscanf(e, "level=%s", new(string)); err != nil {
+				bad.Store(&e)
+				continue
+			}
+			idx := strings.Index(e, " id=")
+			if idx < 0 {
+				bad.Store(&e)
+				continue
+			}
+			if _, err := fmt.Sscanf(e[idx:], " id=%d/%d len=%d ", &p, &i, &l); err != nil || l != len(e) || e != atkLine(r.Level >= slog.LevelError, p, i, l) {
+				bad.Store(&e)
+			}
+			n.Add(1)
+		}
+		if rand.IntN(4) == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+		return nil
+	})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 64, MaxBytes: mb, OnFull: asynclog.DropOldest, BatchSize: 7, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := asynclog.NewWriter(q)
+	var wg sync.WaitGroup
+	for p := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 400 {
+				l := 40 + rand.IntN(mb/3)
+				if rand.IntN(50) == 0 {
+					l = mb + rand.IntN(2) // exactly MaxBytes, or one more
+				}
+				w.Write([]byte(atkLine(i%4 == 0, p, i, l)))
+			}
+		}()
+	}
+	wg.Wait()
+	_ = q.Flush(context.Background())
+	q.Close()
+	if e := bad.Load(); e != nil {
+		t.Fatalf("corrupted record delivered (%d B): %.120q", len(*e), *e)
+	}
+	s := q.Stats()
+	if !atkIdentity(s) || s.Queued != 0 || int64(s.Delivered) != n.Load() {
+		t.Fatalf("stats %+v, sink counted %d", s, n.Load())
+	}
+}
+
+// atkLine is a logfmt line of exactly l bytes (l >= 40).
+func atkLine(kept bool, p, i, l int) string {
+	lvl := "INFO "
+	if kept {
+		lvl = "ERROR"
+	}
+	head := fmt.Sprintf("level=%s id=%d/%d len=%d ", lvl, p, i, l)
+	var b strings.Builder
+	b.WriteString(head)
+	for j := b.Len(); j < l; j++ {
+		b.WriteByte(byte('a' + (p*7+i+j)%26))
+	}
+	return b.String()
+}
