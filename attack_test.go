@@ -719,3 +719,43 @@ func atkLine(kept bool, p, i, l int) string {
 	}
 	return b.String()
 }
+
+// TestAttackShutdownSameResultForAll: a sink that honours ctx; several
+// concurrent Shutdown/Close calls with equal bounds must return the same
+// result.
+func TestAttackShutdownSameResultForAll(t *testing.T) {
+	started := make(chan struct{}, 100)
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{OnError: func(error) {}, CloseTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(asynclog.NewHandler(q, nil))
+	log.Info("first")
+	<-started
+	for i := range 10 {
+		log.Info("queued", "i", i)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = q.Close()
+		}()
+	}
+	wg.Wait()
+	for i := range errs {
+		if fmt.Sprint(errs[i]) != fmt.Sprint(errs[0]) {
+			t.Fatalf("results differ: %d: %v; 0: %v", i, errs[i], errs[0])
+		}
+	}
+	if s := q.Stats(); !atkIdentity(s) || s.Queued != 0 {
+		t.Fatalf("%+v", s)
+	}
+}
