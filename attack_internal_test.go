@@ -378,4 +378,3 @@ func TestAttackFlushGiveUpRaceDeadlocks(t *testing.T) {
 		t.Fatal("queue deadlocked: Stats did not return within 1s after a Flush gave up as it was answered")
 	}
 }
-
