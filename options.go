@@ -95,7 +95,10 @@ type Options struct {
 	// every queued record is kept). Default 2s. The bound restarts whenever
 	// a record leaves the queue, so a slow sink only slows the caller. When
 	// it runs out the record is dropped and counted, and later records are
-	// dropped without waiting until a record leaves the queue again.
+	// dropped without waiting until a record leaves the queue again. In
+	// Block mode a consumer waiting out MinInterval counts as progress (the
+	// caller is paced by the rate limit); in the drop modes it does not, so
+	// a kept record never waits longer than BlockTimeout.
 	BlockTimeout time.Duration
 	// SyncLevel: records at or above it are written synchronously: the log
 	// call returns once the record and everything queued before it is

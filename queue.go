@@ -357,7 +357,11 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 			return w.accepted
 		default:
 		}
-		if q.released != mark || q.pacing {
+		// Progress restarts the bound; so does a consumer waiting out
+		// MinInterval on purpose, in Block mode only: there the caller is
+		// paced by the rate limit, as Block promises, while a kept record
+		// in a drop mode must not wait longer than BlockTimeout.
+		if q.released != mark || (q.pacing && q.opts.OnFull == Block) {
 			mark = q.released
 			t.Reset(d)
 			continue
@@ -369,14 +373,16 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 			// too, but for synchronous records, which keep their place.
 			q.stall = q.released + 1
 			k := 0
+			keepAt := q.opts.KeepLevel.Level()
 			for _, o := range q.waiters {
 				if o.mustWait {
 					q.waiters[k] = o
 					k++
 					continue
 				}
-				o.rec.Encoded = nil
-				q.decideLocked(o, false)
+				// A kept record evicts a lower one rather than being
+				// dropped, where there is one.
+				q.decideLocked(o, o.rec.Level >= keepAt && q.makeRoomLocked(o.rec))
 			}
 			clear(q.waiters[k:])
 			q.waiters = q.waiters[:k]
@@ -388,7 +394,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 // refuseLocked handles a record that will not wait: a kept record evicts a
 // lower one if it can, anything else is dropped. It unlocks.
 func (q *queue) refuseLocked(rec Record, raw, keep bool) bool {
-	if keep && len(q.waiters) == 0 && q.makeRoomLocked(rec) {
+	if keep && q.makeRoomLocked(rec) {
 		wake := q.pushLocked(rec, raw)
 		q.mu.Unlock()
 		if wake {
@@ -508,9 +514,8 @@ func (q *queue) flush(ctx context.Context, keep bool) error {
 	case <-w.ready:
 	case <-ctx.Done():
 		q.mu.Lock()
-		defer q.mu.Unlock()
 		select {
-		case <-w.ready: // answered meanwhile
+		case <-w.ready: // answered meanwhile: that answer stands
 		default:
 			for i, o := range q.flushes {
 				if o == w {
@@ -518,8 +523,10 @@ func (q *queue) flush(ctx context.Context, keep bool) error {
 					break
 				}
 			}
+			q.mu.Unlock()
 			return fmt.Errorf("asynclog: flush: %w", ctx.Err())
 		}
+		q.mu.Unlock()
 	}
 	if w.err != nil {
 		return w.err
@@ -588,6 +595,11 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 		case <-q.done:
 			return q.joined()
 		case <-ctx.Done():
+			if q.abortCtx.Err() != nil {
+				// The first Shutdown gave up on the drain: its result is
+				// known, though the sink has not returned yet.
+				return q.resultNow()
+			}
 			return fmt.Errorf("asynclog: wait for shutdown: %w", ctx.Err())
 		}
 	}
@@ -671,8 +683,10 @@ func (q *queue) abandon(ctx context.Context) bool {
 	} else if kept > 0 {
 		q.left = err // nothing lost, but the drain did not finish
 	}
-	q.mu.Unlock()
+	// Cancel under the lock: the consumer's settle, which needs it, then
+	// sees the drain abandoned and cannot count the batch a second time.
 	q.abort()
+	q.mu.Unlock()
 	if lost > 0 || kept > 0 {
 		if q.opts.OnError != nil {
 			q.report(err)

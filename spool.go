@@ -62,7 +62,7 @@ func (q *queue) openSpool() error {
 	if q.opts.CrashReport {
 		if c, ok := s.CrashReport(); ok {
 			rec := crashRecord(c)
-			if p.fits(rec) || p.makeRoomFor(rec) {
+			if p.fits(rec) || q.makeRoomLocked(rec) || p.makeRoomFor(q, rec) {
 				q.stats.Enqueued++
 				p.push(q.seq, rec, false)
 				q.seq++
@@ -93,13 +93,16 @@ func crashRecord(c spool.Crash) Record {
 	return Record{Time: now, Level: slog.LevelError, Message: msg, Encoded: b}
 }
 
-// makeRoomFor evicts the oldest records until rec fits: the crash report
-// goes in even into a full spool.
-func (p *spoolStore) makeRoomFor(rec Record) bool {
+// makeRoomFor evicts the oldest records, kept ones too, until rec fits:
+// the crash report goes in even into a spool full of errors. Each record
+// it evicts is counted dropped, like any other drop.
+func (p *spoolStore) makeRoomFor(q *queue, rec Record) bool {
 	for !p.fits(rec) {
-		if _, ok := p.s.Evict(1<<31 - 1); !ok {
+		m, ok := p.s.Evict(1<<31 - 1)
+		if !ok {
 			return false
 		}
+		q.dropLocked(slog.Level(m.Level))
 	}
 	return true
 }
