@@ -113,17 +113,7 @@ func registered() []*queue {
 // deliver everything says how many records it lost on stderr (Shutdown's
 // abandonment does), whatever OnError is: the process is about to end.
 func drainRegistered() {
-	var wg sync.WaitGroup
-	for _, q := range registered() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
-			defer cancel()
-			_ = q.shutdownNoUnregister(ctx)
-		}()
-	}
-	wg.Wait()
+	eachRegistered(func(ctx context.Context, q *queue) { _ = q.shutdownNoUnregister(ctx) })
 }
 
 // flushRegistered flushes every registered queue at once, each bounded by
@@ -132,6 +122,19 @@ func drainRegistered() {
 // (zap.WithFatalHook) leaves the program running. What a queue still held
 // at its bound is said on stderr.
 func flushRegistered() {
+	eachRegistered(func(ctx context.Context, q *queue) {
+		if err := q.flush(ctx, true); errors.Is(err, context.DeadlineExceeded) {
+			q.mu.Lock()
+			n := q.store.queued() + q.inflight + len(q.waiters)
+			q.mu.Unlock()
+			fmt.Fprintf(os.Stderr, "asynclog: exit: %d %s still queued at CloseTimeout (%v) and lost\n", n, plural(n, "record", "records"), q.opts.CloseTimeout)
+		}
+	})
+}
+
+// eachRegistered runs f for every registered queue at once, each with a
+// ctx bounded by that queue's CloseTimeout, and waits for them all.
+func eachRegistered(f func(ctx context.Context, q *queue)) {
 	var wg sync.WaitGroup
 	for _, q := range registered() {
 		wg.Add(1)
@@ -139,12 +142,7 @@ func flushRegistered() {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
 			defer cancel()
-			if err := q.flush(ctx, true); errors.Is(err, context.DeadlineExceeded) {
-				q.mu.Lock()
-				n := q.store.queued() + q.inflight + len(q.waiters)
-				q.mu.Unlock()
-				fmt.Fprintf(os.Stderr, "asynclog: exit: %d %s still queued at CloseTimeout (%v) and lost\n", n, plural(n, "record", "records"), q.opts.CloseTimeout)
-			}
+			f(ctx, q)
 		}()
 	}
 	wg.Wait()
