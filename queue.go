@@ -267,13 +267,7 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 		q.mu.Unlock()
 		return false
 	case len(q.waiters) == 0 && q.store.fits(rec):
-		wake := q.pushLocked(rec, raw)
-		q.mu.Unlock()
-		if wake {
-			// After Unlock: the consumer it wakes needs the lock at once.
-			q.signal()
-		}
-		return true
+		return q.acceptLocked(rec, raw)
 	case q.store.never(rec):
 		q.dropLocked(rec.Level) // can never fit
 		q.mu.Unlock()
@@ -284,12 +278,7 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 	if q.opts.OnFull != Block && len(q.waiters) == 0 {
 		if keep || q.opts.OnFull == DropOldest {
 			if q.makeRoomLocked(rec) {
-				wake := q.pushLocked(rec, raw)
-				q.mu.Unlock()
-				if wake {
-					q.signal()
-				}
-				return true
+				return q.acceptLocked(rec, raw)
 			}
 		}
 		if !keep {
@@ -395,12 +384,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 // lower one if it can, anything else is dropped. It unlocks.
 func (q *queue) refuseLocked(rec Record, raw, keep bool) bool {
 	if keep && q.makeRoomLocked(rec) {
-		wake := q.pushLocked(rec, raw)
-		q.mu.Unlock()
-		if wake {
-			q.signal()
-		}
-		return true
+		return q.acceptLocked(rec, raw)
 	}
 	q.dropLocked(rec.Level)
 	q.mu.Unlock()
@@ -440,6 +424,18 @@ func (q *queue) admitLocked() {
 	if k > 0 {
 		q.waiters = append(q.waiters[:0], q.waiters[k:]...)
 	}
+}
+
+// acceptLocked pushes a record that fits, unlocks, and then wakes the
+// consumer if it waits for it: after Unlock, because the consumer it wakes
+// needs the lock at once. It reports true, for the log call to return.
+func (q *queue) acceptLocked(rec Record, raw bool) bool {
+	wake := q.pushLocked(rec, raw)
+	q.mu.Unlock()
+	if wake {
+		q.signal()
+	}
+	return true
 }
 
 // pushLocked appends a record to the store. If the parked consumer waits

@@ -115,7 +115,7 @@ func TestSpoolChild(t *testing.T) {
 // runSpoolChild runs TestSpoolChild in a child process and returns its
 // wait status. For the modes that wait to be killed it sends sig once the
 // child is ready.
-func runSpoolChild(t *testing.T, mode, front, dir, out string, sig syscall.Signal, beforeSig func()) syscall.WaitStatus {
+func runSpoolChild(t *testing.T, mode, front, dir, out string, sig syscall.Signal) syscall.WaitStatus {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSpoolChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), spoolChildEnv+"="+mode, "ASYNCLOG_SPOOL_DIR="+dir, "ASYNCLOG_FRONT="+front, "ASYNCLOG_OUT="+out)
@@ -127,9 +127,6 @@ func runSpoolChild(t *testing.T, mode, front, dir, out string, sig syscall.Signa
 	if sig != 0 {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() && sc.Text() != "ready" {
-		}
-		if beforeSig != nil {
-			beforeSig()
 		}
 		require.NoError(t, cmd.Process.Signal(sig))
 	}
@@ -189,7 +186,7 @@ func TestSpoolSurvivesEveryExit(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.mode+"/"+tc.front, func(t *testing.T) {
 			dir := t.TempDir()
-			st := runSpoolChild(t, tc.mode, tc.front, dir, "", tc.sig, nil)
+			st := runSpoolChild(t, tc.mode, tc.front, dir, "", tc.sig)
 			tc.check(t, st)
 
 			sink := newRecSink()
@@ -232,7 +229,7 @@ func TestSpoolKilledMidDelivery(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(t.TempDir(), "delivered.ndjson")
-	st := runSpoolChild(t, "slow-kill", "slog", dir, out, syscall.SIGKILL, nil)
+	st := runSpoolChild(t, "slow-kill", "slog", dir, out, syscall.SIGKILL)
 	assert.True(t, st.Signaled() && st.Signal() == syscall.SIGKILL, "killed: %v", st)
 	checkCoverage(t, dir, out, 50)
 }
@@ -245,7 +242,7 @@ func TestSpoolWithExitHook(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(t.TempDir(), "delivered.ndjson")
-	st := runSpoolChild(t, "sigterm", "zap", dir, out, syscall.SIGTERM, nil)
+	st := runSpoolChild(t, "sigterm", "zap", dir, out, syscall.SIGTERM)
 	assert.True(t, st.Signaled() && st.Signal() == syscall.SIGTERM, "killed by SIGTERM, as without the hook: %v", st)
 	replayed := checkCoverage(t, dir, out, 50)
 	assert.Positive(t, replayed, "the drain could not deliver 20,000 records in 200 ms: the rest came from the spool")
