@@ -102,6 +102,7 @@ func (c *consumer) settleLocked() {
 		q.stats.Failed += uint64(o.failed)
 		q.stats.FellBack += uint64(o.fellBack)
 		q.stats.Retries += uint64(o.retries)
+		q.stats.Writes += uint64(o.writes)
 		if o.failed > 0 {
 			q.loss.count.failed += uint64(o.failed)
 			q.loss.add(q.loss.count, o.err)
@@ -280,8 +281,8 @@ func (c *consumer) rawMessage(enc []byte) string {
 
 // outcome is what became of one batch's records.
 type outcome struct {
-	delivered, failed, fellBack, retries int
-	err                                  error // why records failed
+	delivered, failed, fellBack, retries, writes int
+	err                                          error // why records failed
 }
 
 // deliver writes the batch taken, with retries, then to the fallback, and
@@ -317,6 +318,7 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 	// progress: a Write that delivered part of the batch starts it again.
 	for attempt := 1; ; attempt++ {
 		err = c.write(q.sink, recs)
+		out.writes++
 		if err == nil {
 			out.delivered += n
 			return out
@@ -362,6 +364,7 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 	}
 	if o.Fallback != nil && q.abortCtx.Err() == nil {
 		ferr := c.write(o.Fallback, recs)
+		out.writes++
 		if ferr == nil {
 			out.delivered += n
 			out.fellBack += n

@@ -26,5 +26,5 @@ func ExampleQueue_Stats_expvar() {
 
 	fmt.Println(expvar.Get("asynclog").String())
 	// Output:
-	// {"Enqueued":3,"Delivered":3,"Dropped":0,"Failed":0,"FellBack":0,"Retries":0,"Queued":0,"Replayed":0,"Damaged":0}
+	// {"Enqueued":3,"Delivered":3,"Dropped":0,"Failed":0,"FellBack":0,"Retries":0,"Queued":0,"Replayed":0,"Damaged":0,"Writes":1}
 }

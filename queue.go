@@ -50,6 +50,7 @@ type Stats struct {
 	Queued    int    // records accepted and not yet settled: in the queue, being written, or waiting for room
 	Replayed  uint64 // of Enqueued, the records an earlier process left in Options.Spool
 	Damaged   uint64 // damaged regions of Options.Spool skipped at NewQueue (torn or corrupted bytes, never delivered)
+	Writes    uint64 // Sink.Write calls (retries and the fallback's included): Delivered/Writes is the mean batch
 }
 
 // ErrReentrant is returned by Flush, Shutdown and Close when they are called
