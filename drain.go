@@ -39,18 +39,19 @@ func checkSink(s Sink) error {
 	return nil
 }
 
-// maxKeptBatchBuf is the largest batch buffer the consumer keeps between
-// batches: one batch of huge records must not pin its memory for the life
-// of the queue.
+// maxKeptBatchBuf is the most bytes of encodings a batch holds (a batch of
+// one larger record aside): a segment's buf grows to it at most.
 const maxKeptBatchBuf = 1 << 20
 
 // consumer is the state of the queue's one consumer goroutine, touched by
 // no other.
 type consumer struct {
 	q         *queue
-	recs      []Record // the batch being written, notice first if any
-	notices   int      // leading synthetic records in recs, not counted
-	buf       []byte   // the batch's encodings, copied out of the ring
+	seg       *segment // the records taken, being written
+	batch     []Record // what Write is given: seg.recs itself, or recs
+	recs      []Record // the batch when it is not seg.recs: a notice first, evicted records left out
+	notice    Record   // the drop notice that opens the batch, if notices is 1
+	notices   int      // leading synthetic records in batch, not counted
 	msgs      []byte   // the arena of rawMessage
 	out       outcome  // the last batch's, settled under the next lock
 	firstSeen time.Time
@@ -64,9 +65,10 @@ type consumer struct {
 
 // run is the queue's one consumer goroutine. Each round it settles the
 // last batch (counts it, moves the Flush barrier, answers the Flushes it
-// passed), waits for records, copies a batch out of the ring (freeing its
-// room at once), and writes it outside the lock. It exits once Shutdown
-// has begun and nothing is left. NewQueue starts it; Shutdown waits for it.
+// passed), waits for records, takes a batch from the store (freeing its
+// room at once), and then, outside the lock, reads it and writes it. It
+// exits once Shutdown has begun and nothing is left. NewQueue starts it;
+// Shutdown waits for it.
 func (q *queue) run() {
 	defer q.wg.Done()
 	defer close(q.done)
@@ -87,8 +89,9 @@ func (q *queue) run() {
 			q.closeStore()
 			return
 		}
-		c.takeLocked()
+		d := c.takeLocked()
 		q.mu.Unlock()
+		c.prepare(d)
 		c.deliver()
 	}
 }
@@ -109,9 +112,10 @@ func (c *consumer) settleLocked() {
 		}
 	}
 	c.out = outcome{}
-	if q.inflight > 0 && q.abortCtx.Err() == nil {
-		q.store.release(q.inflight)
+	if (q.inflight > 0 || c.seg != nil) && q.abortCtx.Err() == nil {
+		q.store.release(q.inflight, c.seg)
 	}
+	c.seg = nil
 	q.inflight = 0
 	if seq, ok := q.store.oldestSeq(); ok {
 		q.settled = seq
@@ -125,6 +129,13 @@ func (c *consumer) settleLocked() {
 
 // waitLocked waits until a batch should be written, and reports false when
 // the consumer should exit instead: Shutdown has begun and nothing is left.
+//
+// Under load the consumer wakes once per batch: with records there but
+// fewer than a batch's worth, it lingers (FlushInterval, counted from when
+// it first saw them) and only the log call that completes a batch nudges
+// it. A Flush, Shutdown, a synchronous record or a log call waiting for
+// room does not wait for the linger; MinInterval holds back even those
+// but Flush and Shutdown.
 func (c *consumer) waitLocked() bool {
 	q, o := c.q, c.q.opts
 	for {
@@ -134,45 +145,41 @@ func (c *consumer) waitLocked() bool {
 		if q.store.queued() == 0 {
 			c.firstSeen = time.Time{}
 			if len(q.waiters) > 0 {
-				q.admitLocked() // an empty ring fits any waiter
+				q.admitLocked() // an empty store fits any waiter
 				continue
 			}
 			if q.stopping {
 				return false
 			}
-			q.parkLocked(1, time.Time{}, false, &c.timer)
+			q.parkLocked(wakeOnRecord, time.Time{}, false, &c.timer)
 			continue
 		}
-		// Records are there: write now, or wait for the batch to fill
-		// (FlushInterval) or for the rate limit (MinInterval)? A Flush or
-		// Shutdown does not wait for either.
-		if q.stopping || len(q.flushes) > 0 || (o.MinInterval == 0 && o.FlushInterval == 0) {
+		if q.stopping || len(q.flushes) > 0 {
 			return true
 		}
 		now := time.Now()
 		var until time.Time
-		wakeAt, pacing := 1, false
+		mode, pacing := wakeOnRecord, false
 		if o.MinInterval > 0 && !c.lastEnd.IsZero() {
 			if t := c.lastEnd.Add(o.MinInterval); now.Before(t) {
-				until, wakeAt, pacing = t, int(^uint(0)>>1), true
+				until, mode, pacing = t, wakeNever, true
 			}
 		}
-		// A batch is full at BatchSize records, or at Size if the queue is
-		// smaller: waiting for more than the queue holds would sleep out
-		// the interval with the queue full.
-		if full := min(o.BatchSize, o.Size); o.FlushInterval > 0 && q.store.queued() < full && len(q.waiters) == 0 {
+		if o.FlushInterval > 0 && len(q.waiters) == 0 && !q.store.ready() {
 			if c.firstSeen.IsZero() {
 				c.firstSeen = now
 			}
 			if t := c.firstSeen.Add(o.FlushInterval); now.Before(t) {
 				until = later(until, t)
-				wakeAt = max(wakeAt, full)
+				if mode == wakeOnRecord {
+					mode = wakeOnBatch
+				}
 			}
 		}
 		if until.IsZero() {
 			return true
 		}
-		q.parkLocked(wakeAt, until, pacing, &c.timer)
+		q.parkLocked(mode, until, pacing, &c.timer)
 	}
 }
 
@@ -183,17 +190,17 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// parkLocked parks the consumer until a log call nudges it (once the ring
-// holds wakeAt records), a Flush or Shutdown does, until is reached (if not
-// zero), or the drain is abandoned. pacing says it waits out MinInterval on
-// purpose, so that a log call waiting for room does not take the pause for
-// a stuck sink. q.mu is held on entry and on return.
+// parkLocked parks the consumer until a log call nudges it (as mode
+// says), a Flush, Shutdown or a log call waiting for room does, until is
+// reached (if not zero), or the drain is abandoned. pacing says it waits out
+// MinInterval on purpose, so that a log call waiting for room does not take
+// the pause for a stuck sink. q.mu is held on entry and on return.
 //
-// Only the first record after the consumer parks pays for waking it (a
-// non-blocking send on a one-slot channel); records gather while it wakes,
-// and it takes them all in one batch under one lock.
-func (q *queue) parkLocked(wakeAt int, until time.Time, pacing bool, timer **time.Timer) {
-	q.parked, q.wakeAt, q.pacing = true, wakeAt, pacing
+// Only the log call that brings what the consumer waits for pays for waking
+// it (a non-blocking send on a one-slot channel); records gather while it
+// sleeps, and it takes them in one batch under one lock.
+func (q *queue) parkLocked(mode wakeMode, until time.Time, pacing bool, timer **time.Timer) {
+	q.parked, q.wakeOn, q.pacing = true, mode, pacing
 	q.mu.Unlock()
 	var tc <-chan time.Time
 	if !until.IsZero() {
@@ -217,41 +224,63 @@ func (q *queue) parkLocked(wakeAt int, until time.Time, pacing bool, timer **tim
 	q.parked, q.pacing = false, false
 }
 
-// takeLocked copies the next batch out of the ring, a drop notice first if
-// records were dropped since the last one, frees the batch's room and lets
-// waiting log calls in.
-func (c *consumer) takeLocked() {
-	q, o := c.q, c.q.opts
-	c.recs, c.notices = c.recs[:0], 0
-	if q.drops.total > 0 {
-		c.recs = append(c.recs, q.noticeLocked())
-		c.notices = 1
-		q.drops = droppedTally{}
+// takeLocked takes the next batch from the store, frees its room and lets
+// waiting log calls in. Nothing in it is proportional to the batch: the
+// records are read, and the drop notice built, outside the lock. It
+// returns the drops to announce.
+func (c *consumer) takeLocked() droppedTally {
+	q := c.q
+	d := q.drops
+	q.drops = droppedTally{}
+	c.seg = q.store.take()
+	m := 0
+	if c.seg != nil {
+		m = c.seg.live
 	}
-	q.store.take(c, o.BatchSize, min(o.MaxBytes, maxKeptBatchBuf))
-	m := len(c.recs) - c.notices
 	q.released += uint64(m)
 	q.inflight = m
+	c.firstSeen = time.Time{} // the next batch lingers from when it is first seen
 	if len(q.waiters) > 0 {
 		q.admitLocked()
 	}
+	return d
 }
 
-// reserve makes room for the encodings of the next batch: c.buf must not
-// grow while records point into it.
-func (c *consumer) reserve(bytes int) {
-	if cap(c.buf) < bytes || (cap(c.buf) > maxKeptBatchBuf && bytes <= maxKeptBatchBuf) {
-		c.buf = make([]byte, 0, max(bytes, 4096))
+// prepare turns what takeLocked took into the batch to write, outside the
+// lock: the drop notice first if records were dropped since the last one,
+// then the live records, each once its log call has copied its bytes, with
+// the messages the io.Writer front end left in the encodings found. A
+// segment with no evicted records and no notice is written as it is.
+func (c *consumer) prepare(d droppedTally) {
+	c.recs, c.notices = c.recs[:0], 0
+	if d.total > 0 {
+		c.recs = append(c.recs, c.q.notice(d))
+		c.notices = 1
 	}
-	c.buf = c.buf[:0]
-}
-
-// add appends a record taken from the store to the batch.
-func (c *consumer) add(rec Record, raw bool) {
-	if raw {
-		rec.Message = c.rawMessage(rec.Encoded)
+	s := c.seg
+	if s == nil {
+		c.batch = c.recs
+		return
 	}
-	c.recs = append(c.recs, rec)
+	whole := c.notices == 0 && s.dead == 0
+	for i := range s.recs {
+		s.wait(i)
+		mt := &s.meta[i]
+		if mt.dead {
+			continue
+		}
+		if mt.raw {
+			s.recs[i].Message = c.rawMessage(s.recs[i].Encoded)
+		}
+		if !whole {
+			c.recs = append(c.recs, s.recs[i])
+		}
+	}
+	if whole {
+		c.batch = s.recs
+	} else {
+		c.batch = c.recs
+	}
 }
 
 // msgArenaBytes is the size of the arenas that hold the messages of
@@ -288,7 +317,8 @@ type outcome struct {
 // deliver writes the batch taken, with retries, then to the fallback, and
 // keeps the outcome for the next round's settle.
 func (c *consumer) deliver() {
-	if len(c.recs) == 0 {
+	if len(c.batch) == 0 {
+		c.finishBatch()
 		return
 	}
 	q := c.q
@@ -297,13 +327,23 @@ func (c *consumer) deliver() {
 	q.inCallback.Store(true)
 	defer q.inCallback.Store(false)
 	if c.notices > 0 {
-		q.report(fmt.Errorf("%w: %s", ErrDropped, strings.TrimPrefix(c.recs[0].Message, "asynclog: dropped ")))
+		q.report(fmt.Errorf("%w: %s", ErrDropped, strings.TrimPrefix(c.batch[0].Message, "asynclog: dropped ")))
 	}
-	c.out = c.deliverBatch(c.recs, c.notices)
+	c.out = c.deliverBatch(c.batch, c.notices)
 	if q.opts.MinInterval > 0 {
 		c.lastEnd = time.Now()
 	}
+	c.finishBatch()
+}
+
+// finishBatch lets go of the batch written: the records it points at, and
+// the segment, emptied for reuse.
+func (c *consumer) finishBatch() {
 	clear(c.recs)
+	c.batch = nil
+	if c.seg != nil {
+		c.seg.reset()
+	}
 }
 
 // deliverBatch writes one batch with retries, then to the fallback.
@@ -513,11 +553,10 @@ func (q *queue) report(err error) {
 	fmt.Fprintln(os.Stderr, err)
 }
 
-// noticeLocked builds the synthetic record that opens a batch after drops:
-// in the shape of the zap Core that feeds the queue (its encoder's keys and
+// notice builds the synthetic record that opens a batch after drops: in
+// the shape of the zap Core that feeds the queue (its encoder's keys and
 // level names), or else as slog.JSONHandler writes.
-func (q *queue) noticeLocked() Record {
-	d := q.drops
+func (q *queue) notice(d droppedTally) Record {
 	now := time.Now()
 	msg := "asynclog: dropped " + strconv.FormatUint(d.total, 10) + " " + plural(int(d.total), "record", "records") +
 		" since " + d.since.UTC().Format(time.RFC3339Nano)

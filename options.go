@@ -160,6 +160,7 @@ const (
 	defaultSize         = 4096
 	defaultMaxBytes     = 16 << 20
 	defaultBatchSize    = 256
+	defaultLinger       = time.Millisecond
 	defaultCloseTimeout = 5 * time.Second
 	defaultBlockTimeout = 2 * time.Second
 	defaultWriteTimeout = 30 * time.Second
@@ -228,6 +229,7 @@ func (o Options) resolve() (Options, error) {
 	}
 	def(&o.BatchSize, defaultBatchSize)
 	def(&o.MaxAttempts, defaultMaxAttempts)
+	defd(&o.FlushInterval, defaultLinger)
 	defd(&o.CloseTimeout, defaultCloseTimeout)
 	defd(&o.BlockTimeout, defaultBlockTimeout)
 	defd(&o.WriteTimeout, defaultWriteTimeout)

@@ -85,7 +85,7 @@ type queue struct {
 	settled  uint64        // every record with a sequence number below it is settled: Flush's barrier
 	inflight int           // records in the batch being written
 	parked   bool          // the consumer sleeps on wake ...
-	wakeAt   int           // ... and wants a nudge once the store holds this many records
+	wakeOn   wakeMode      // ... and wants a nudge for this
 	pacing   bool          // ... and it is waiting out MinInterval on purpose
 	waiters  []*roomWaiter // log calls waiting for room, in arrival order
 	stall    uint64        // released+1 at the last wait for room that saw no progress; 0: none
@@ -182,8 +182,7 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 		q.syncDyn = o.SyncLevel
 	}
 	if o.Spool == "" {
-		r := newRing(o.Size, o.MaxBytes)
-		q.store = &r
+		q.store = newMemStore(o.Size, o.MaxBytes, o.BatchSize)
 	} else if err := q.openSpool(); err != nil {
 		return nil, err
 	}
@@ -326,6 +325,9 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 	}
 	w := &roomWaiter{rec: rec, raw: raw, mustWait: mustWait, ready: make(chan struct{})}
 	q.waiters = append(q.waiters, w)
+	if q.parked && !q.pacing {
+		q.nudgeLocked() // a lingering consumer takes what is there now
+	}
 	d := q.opts.BlockTimeout
 	if mustWait {
 		d = max(d, q.opts.CloseTimeout)
@@ -404,7 +406,9 @@ func (q *queue) removeWaiterLocked(w *roomWaiter) {
 // decideLocked answers a waiter: its record is pushed (accepted) or dropped.
 func (q *queue) decideLocked(w *roomWaiter, accept bool) {
 	if accept {
-		if q.pushLocked(w.rec, w.raw) {
+		p, wake := q.pushLocked(w.rec, w.raw)
+		p.write(w.rec.Encoded) // under the lock: a rare path
+		if wake {
 			q.signal()
 		}
 	} else {
@@ -427,29 +431,42 @@ func (q *queue) admitLocked() {
 	}
 }
 
-// acceptLocked pushes a record that fits, unlocks, and then wakes the
-// consumer if it waits for it: after Unlock, because the consumer it wakes
-// needs the lock at once. It reports true, for the log call to return.
+// acceptLocked reserves room for a record that fits, unlocks, copies the
+// record's bytes into its room, and then wakes the consumer if it waits for
+// it: after Unlock, because the consumer it wakes needs the lock at once,
+// and after the copy, which the consumer would wait for. It reports true,
+// for the log call to return.
 func (q *queue) acceptLocked(rec Record, raw bool) bool {
-	wake := q.pushLocked(rec, raw)
+	p, wake := q.pushLocked(rec, raw)
 	q.mu.Unlock()
+	p.write(rec.Encoded)
 	if wake {
 		q.signal()
 	}
 	return true
 }
 
-// pushLocked appends a record to the store. If the parked consumer waits
-// for it, it marks the consumer awake and reports that the caller must
-// signal it (after Unlock, or at once with nudgeLocked's send).
-func (q *queue) pushLocked(rec Record, raw bool) (wake bool) {
-	q.store.push(q.seq, rec, raw)
+// wakeMode says what the parked consumer wants to be nudged for.
+type wakeMode uint8
+
+const (
+	wakeOnRecord wakeMode = iota // any record: the queue was empty
+	wakeOnBatch                  // a batch's worth (store.ready): it lingers for more
+	wakeNever                    // nothing a log call brings: it waits out MinInterval
+)
+
+// pushLocked reserves the record's place in the store and returns what is
+// left to copy. If the parked consumer waits for it, it marks the consumer
+// awake and reports that the caller must signal it (after Unlock, or at
+// once with nudgeLocked's send).
+func (q *queue) pushLocked(rec Record, raw bool) (pending, bool) {
+	p := q.store.push(q.seq, rec, raw)
 	q.seq++
-	if q.parked && q.store.queued() >= q.wakeAt {
+	if q.parked && (q.wakeOn == wakeOnRecord || (q.wakeOn == wakeOnBatch && q.store.ready())) {
 		q.parked = false
-		return true
+		return p, true
 	}
-	return false
+	return p, false
 }
 
 // nudgeLocked wakes the parked consumer.

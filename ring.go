@@ -2,242 +2,396 @@ package asynclog
 
 import (
 	"log/slog"
-	"time"
+	"runtime"
+	"slices"
+	"sync/atomic"
 )
 
-// store is where the queue keeps its records: the in-memory ring below, or
-// a spool of files (spool.go). Every method runs under queue.mu. The log
-// call checks fits (or never) and pushes, or evicts to make room; the
-// consumer takes a batch, and once the batch is settled, releases it.
+// store is where the queue keeps its records: the in-memory segments
+// below, or a spool of files (spool.go). Every method runs under queue.mu,
+// and none calls back into the queue or the consumer: the log call checks
+// fits (or never) and reserves, or evicts to make room; the consumer takes
+// a batch, turns it into records outside the lock, and once the batch is
+// settled, releases it.
 type store interface {
 	// queued is the number of records not yet taken by the consumer.
 	queued() int
 	// fits reports whether rec fits now; never, whether it can never fit.
 	fits(rec Record) bool
 	never(rec Record) bool
-	push(seq uint64, rec Record, raw bool)
+	// ready reports that a batch's worth is waiting: the consumer should
+	// not linger for more.
+	ready() bool
+	// push stores a record. Its bytes may be left for the caller to copy
+	// after it unlocks: pending.write does that.
+	push(seq uint64, rec Record, raw bool) pending
 	// evictBelow drops the oldest record not yet taken whose level is
 	// below keep, and returns its level.
 	evictBelow(keep slog.Level) (slog.Level, bool)
 	// oldestSeq is the sequence number of the oldest record not yet taken.
 	oldestSeq() (uint64, bool)
-	// take copies up to max records (and up to about limit bytes) into
-	// the consumer's batch.
-	take(c *consumer, max, limit int)
-	// release says the last batch taken is settled.
-	release(n int)
+	// take hands the consumer the oldest records, at most one batch:
+	// nil if there are none.
+	take() *segment
+	// release says the last batch taken is settled; seg is handed back for
+	// reuse (nil if the consumer kept nothing).
+	release(n int, seg *segment)
 	// abandon gives up at Shutdown's deadline, with inflight records in
 	// the sink's hands: it returns how many records are lost, and how
 	// many stay stored for the next start.
 	abandon(inflight int) (lost, kept int)
 }
 
-var _ store = (*ring)(nil)
-
-// ring is the queue's storage: the queued records, oldest first, bounded
-// both in records (Options.Size) and in bytes (Options.MaxBytes).
+// segment is a run of records in arrival order: at most one batch. Their
+// encodings sit back to back in buf, each followed by a newline, so a
+// segment whose records are all delivered is one newline-separated block.
 //
-// A record's encoding lives in buf, a circular byte buffer: each record's
-// bytes follow the previous record's, wrapping around the end, so the ring
-// holds exactly as many bytes as its records have and no room is lost to
-// padding. Its other fields live in a slot of slots, a circular array of
-// Size entries. slots is allocated at NewQueue; buf starts at 256 bytes a
-// slot (or MaxBytes if smaller) and doubles, up to MaxBytes, the first times
-// records need more, so an idle queue does not hold MaxBytes. A warm log
-// call copies into them and allocates nothing.
-//
-// The ring has no lock of its own: every method runs under queue.mu. The
-// log call pushes; the consumer copies the oldest records out (take) and
-// frees their room at once, so a batch being written holds no room in the
-// ring; DropOldest evicts.
-type ring struct {
-	slots []slot
-	buf   []byte
-	head  int // index in slots of the oldest record
-	n     int // records held
-	bhead int // offset in buf of the oldest record's first byte
-	bn    int // bytes held
-	max   int // MaxBytes: the most buf may grow to
+// Under queue.mu a log call reserves the next record: its Record (with
+// Encoded pointing at its room in buf) and its meta. After Unlock it copies
+// its bytes there and sets meta.done: the copy, proportional to the record,
+// is out of the lock that other log calls wait for. The consumer takes a
+// segment whole under the lock and reads it outside the lock, waiting on
+// done for a copy still under way (a few nanoseconds' work, unless the
+// writer was descheduled in the middle).
+type segment struct {
+	buf       []byte
+	off       int       // bytes of buf reserved
+	recs      []Record  // the reserved records, cap the most a segment holds
+	meta      []recMeta // beside recs
+	first     int       // index of the oldest live record (or len(recs))
+	live      int       // records not evicted
+	liveBytes int       // their encodings' bytes
+	dead      int       // records evicted
 }
 
-// slot is one queued record, but for its encoding, which is in ring.buf.
-type slot struct {
-	seq   uint64 // the record's sequence number: Flush's barriers are positions in it
-	time  time.Time
-	level slog.Level
-	msg   string
-	raw   bool // msg is still inside the encoding (the io.Writer front end)
-	off   int  // offset of the encoding in ring.buf
-	size  int  // its length
+// recMeta is what the queue keeps of a record beside its Record.
+type recMeta struct {
+	seq  uint64      // its sequence number: Flush's barriers are positions in it
+	dead bool        // evicted (DropOldest, KeepLevel): skipped by the consumer
+	raw  bool        // Message is still inside Encoded (the io.Writer front end)
+	done atomic.Bool // the log call has copied its bytes
 }
 
-// ringBytesPerSlot is the room per slot that buf starts with.
-const ringBytesPerSlot = 256
-
-func newRing(size, maxBytes int) ring {
-	return ring{slots: make([]slot, size), buf: make([]byte, min(maxBytes, size*ringBytesPerSlot)), max: maxBytes}
+// pending is a record whose bytes the log call copies once it has
+// unlocked the queue. The zero pending has nothing left to do.
+type pending struct {
+	dst  []byte // its room, one byte longer than the record, for the newline
+	done *atomic.Bool
 }
 
-func (r *ring) queued() int           { return r.n }
-func (r *ring) fits(rec Record) bool  { return r.n < len(r.slots) && r.bn+len(rec.Encoded) <= r.max }
-func (r *ring) never(rec Record) bool { return len(rec.Encoded) > r.max }
-func (r *ring) release(int)           {} // take freed the room already
-func (r *ring) abandon(inflight int) (lost, kept int) {
-	lost = r.n + inflight
-	r.drop(r.n)
-	return lost, 0
-}
-func (r *ring) oldestSeq() (uint64, bool) { return r.at(0).seq, r.n > 0 }
-
-// take copies the oldest records out into the consumer's batch and frees
-// their room at once: the batch being written holds none.
-func (r *ring) take(c *consumer, max, limit int) {
-	m, bytes := 0, 0
-	for m < r.n && m < max {
-		s := r.at(m)
-		if m > 0 && bytes+s.size > limit {
-			break
-		}
-		bytes += s.size
-		m++
-	}
-	c.reserve(bytes)
-	for i := range m {
-		s := r.at(i)
-		start := len(c.buf)
-		c.buf = r.appendBytes(c.buf, s)
-		c.add(Record{Time: s.time, Level: s.level, Message: s.msg, Encoded: c.buf[start:len(c.buf):len(c.buf)]}, s.raw)
-	}
-	r.drop(m)
-}
-
-// grow makes buf at least need bytes long (at most max), laying the
-// records out again from offset 0.
-func (r *ring) grow(need int) {
-	size := len(r.buf)
-	for size < need {
-		size *= 2
-	}
-	buf := make([]byte, min(size, r.max))
-	off := 0
-	for i := range r.n {
-		s := r.at(i)
-		r.appendBytes(buf[off:off], s)
-		s.off = off
-		off += s.size
-	}
-	r.buf, r.bhead = buf, 0
-}
-
-// at returns the i-th oldest record's slot.
-func (r *ring) at(i int) *slot {
-	j := r.head + i
-	if j >= len(r.slots) {
-		j -= len(r.slots)
-	}
-	return &r.slots[j]
-}
-
-// push appends a record, copying its encoding. The caller checked fits.
-func (r *ring) push(seq uint64, rec Record, raw bool) {
-	t, level, msg, enc := rec.Time, rec.Level, rec.Message, rec.Encoded
-	if r.bn+len(enc) > len(r.buf) {
-		r.grow(r.bn + len(enc))
-	}
-	off := r.bhead + r.bn
-	if off >= len(r.buf) {
-		off -= len(r.buf)
-	}
-	if k := copy(r.buf[off:], enc); k < len(enc) {
-		copy(r.buf, enc[k:])
-	}
-	r.bn += len(enc)
-	r.n++
-	*r.at(r.n - 1) = slot{seq: seq, time: t, level: level, msg: msg, raw: raw, off: off, size: len(enc)}
-}
-
-// appendBytes appends the encoding of s to dst.
-func (r *ring) appendBytes(dst []byte, s *slot) []byte {
-	end := s.off + s.size
-	if end <= len(r.buf) {
-		return append(dst, r.buf[s.off:end]...)
-	}
-	dst = append(dst, r.buf[s.off:]...)
-	return append(dst, r.buf[:end-len(r.buf)]...)
-}
-
-// drop removes the k oldest records.
-func (r *ring) drop(k int) {
-	freed := 0
-	for i := range k {
-		s := r.at(i)
-		freed += s.size
-		*s = slot{} // let the message strings go
-	}
-	r.head = (r.head + k) % len(r.slots)
-	r.n -= k
-	r.bn -= freed
-	r.bhead = (r.bhead + freed) % len(r.buf)
-	if r.n == 0 {
-		// Empty: start again at the beginning, so that a queue that keeps
-		// up reuses the same few cache lines.
-		r.head, r.bhead = 0, 0
-	}
-}
-
-// evictBelow removes the oldest record whose level is below keep and
-// returns its level; ok is false if every record is at keep or above.
-//
-// The records before it are all kept ones. They slide forward over the
-// evicted record's bytes, so that the freed room joins the free part of
-// the ring: the cost is a copy of the kept records that precede it,
-// nothing when the oldest record is the one evicted.
-func (r *ring) evictBelow(keep slog.Level) (level slog.Level, ok bool) {
-	k := -1
-	for i := range r.n {
-		if r.at(i).level < keep {
-			k = i
-			break
-		}
-	}
-	if k < 0 {
-		return 0, false
-	}
-	ev := *r.at(k)
-	if k > 0 {
-		// Move the bytes [bhead, ev.off) forward by ev.size, last byte
-		// first, since the two ranges overlap.
-		before := ev.off - r.bhead
-		if before < 0 {
-			before += len(r.buf)
-		}
-		r.moveForward(r.bhead, before, ev.size)
-		for i := k; i > 0; i-- {
-			s := *r.at(i - 1)
-			s.off = (s.off + ev.size) % len(r.buf)
-			*r.at(i) = s
-		}
-	}
-	*r.at(0) = slot{}
-	r.head = (r.head + 1) % len(r.slots)
-	r.n--
-	r.bn -= ev.size
-	r.bhead = (r.bhead + ev.size) % len(r.buf)
-	if r.n == 0 {
-		r.head, r.bhead = 0, 0
-	}
-	return ev.level, true
-}
-
-// moveForward moves the n bytes at from (circularly) by d bytes toward the
-// tail. Most moves touch neither end of buf and are one copy.
-func (r *ring) moveForward(from, n, d int) {
-	size := len(r.buf)
-	if from+n+d <= size {
-		copy(r.buf[from+d:from+d+n], r.buf[from:from+n])
+// write copies enc into its room and marks the record done.
+func (p pending) write(enc []byte) {
+	if p.done == nil {
 		return
 	}
-	for i := n - 1; i >= 0; i-- {
-		r.buf[(from+i+d)%size] = r.buf[(from+i)%size]
+	n := copy(p.dst, enc)
+	p.dst[n] = '\n'
+	p.done.Store(true)
+}
+
+// wait returns once the record at i has its bytes.
+func (s *segment) wait(i int) {
+	for spins := 0; !s.meta[i].done.Load(); spins++ {
+		runtime.Gosched()
+	}
+}
+
+// reset empties s for reuse, letting go of what its records point at.
+func (s *segment) reset() {
+	clear(s.recs)
+	for i := range s.meta {
+		s.meta[i].done.Store(false)
+	}
+	s.recs, s.meta = s.recs[:0], s.meta[:0]
+	s.off, s.first, s.live, s.liveBytes, s.dead = 0, 0, 0, 0, 0
+}
+
+var _ store = (*memStore)(nil)
+
+// memStore is the in-memory store: a queue of segments, bounded both in
+// records (Options.Size) and in bytes of encodings (Options.MaxBytes). Its
+// bounds count live records, so an eviction frees room at once, wherever
+// the evicted record sits; a segment whose records are all evicted is let
+// go, and one mostly evicted is copied down to its live records, so the
+// memory held stays near what the bounds allow.
+//
+// The last segment is open (active) while it has room; the others are
+// sealed. The consumer takes the oldest segment whole, sealed or not: one
+// batch, held apart from the bounds while it is written.
+type memStore struct {
+	size     int // Options.Size
+	max      int // Options.MaxBytes
+	segRecs  int // records a segment holds: min(BatchSize, Size)
+	segBytes int // bytes of a new segment's buf
+	maxBatch int // bytes a segment's buf may grow to: min(MaxBytes, 1 MiB)
+
+	segs      []*segment // oldest first
+	active    bool       // the last of segs takes more records
+	n         int        // live records in segs
+	bytes     int        // their encodings' bytes
+	spares    []*segment // emptied segments kept for reuse ...
+	maxSpares int        // ... at most this many: what the bounds let the queue hold
+
+	// The eviction cursor: every live record before (curSeg, curI) is at
+	// curKeep or above, so the search for one below starts there.
+	curSeg  *segment
+	curI    int
+	curKeep slog.Level
+	// retrim holds segments that trim could not copy down because a log
+	// call was still copying into them: the next eviction tries again.
+	retrim []*segment
+}
+
+// memBytesPerRecord is the room per record that a segment's buf starts with.
+const memBytesPerRecord = 256
+
+func newMemStore(size, maxBytes, batch int) *memStore {
+	segRecs := min(batch, size)
+	maxBatch := min(maxBytes, maxKeptBatchBuf)
+	segBytes := min(maxBatch, segRecs*memBytesPerRecord)
+	return &memStore{
+		size: size, max: maxBytes, segRecs: segRecs, maxBatch: maxBatch, segBytes: segBytes,
+		// A queue that filled up once reuses its segments from then on,
+		// as a ring that grew would; an idle one holds none.
+		maxSpares: max(2, min(size/segRecs, maxBytes/segBytes)+1),
+	}
+}
+
+func (m *memStore) queued() int           { return m.n }
+func (m *memStore) fits(rec Record) bool  { return m.n < m.size && m.bytes+len(rec.Encoded) <= m.max }
+func (m *memStore) never(rec Record) bool { return len(rec.Encoded) > m.max }
+
+// ready: a sealed segment waits, or the store is half full.
+func (m *memStore) ready() bool {
+	return len(m.segs) > 1 || (len(m.segs) == 1 && !m.active) || 2*m.n >= m.size || 2*m.bytes >= m.max
+}
+
+func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
+	need := len(rec.Encoded) + 1
+	var s *segment
+	if m.active {
+		s = m.segs[len(m.segs)-1]
+		if len(s.recs) == cap(s.recs) || len(s.buf)-s.off < need {
+			m.active = false
+			if len(s.recs) < m.segRecs/2 && m.segBytes < m.maxBatch {
+				m.segBytes = min(2*m.segBytes, m.maxBatch) // records are larger than guessed
+			}
+			if s.live == 0 { // all evicted: let it go
+				m.segs[len(m.segs)-1] = nil
+				m.segs = m.segs[:len(m.segs)-1]
+				if m.curSeg == s {
+					m.curSeg = nil
+				}
+			} else if s.dead > 0 {
+				m.trim(len(m.segs)-1, s)
+			}
+		}
+	}
+	if !m.active {
+		s = m.newSegment(need)
+		m.segs = append(m.segs, s)
+		m.active = true
+	}
+	i, off := len(s.recs), s.off
+	s.recs = s.recs[:i+1]
+	s.meta = s.meta[:i+1]
+	s.off += need
+	s.recs[i] = Record{Time: rec.Time, Level: rec.Level, Message: rec.Message, Encoded: s.buf[off : off+need-1 : off+need-1]}
+	mt := &s.meta[i]
+	mt.seq, mt.dead, mt.raw = seq, false, raw
+	s.live++
+	s.liveBytes += need - 1
+	m.n++
+	m.bytes += need - 1
+	return pending{dst: s.buf[off : off+need], done: &mt.done}
+}
+
+// newSegment returns an empty segment whose buf holds at least need bytes.
+func (m *memStore) newSegment(need int) *segment {
+	size := max(m.segBytes, need)
+	if k := len(m.spares); k > 0 && len(m.spares[k-1].buf) >= size {
+		s := m.spares[k-1]
+		m.spares[k-1] = nil
+		m.spares = m.spares[:k-1]
+		return s
+	}
+	return &segment{
+		buf:  make([]byte, size),
+		recs: make([]Record, 0, m.segRecs),
+		meta: make([]recMeta, 0, m.segRecs),
+	}
+}
+
+func (m *memStore) oldestSeq() (uint64, bool) {
+	for _, s := range m.segs {
+		if s.live > 0 {
+			return s.meta[s.first].seq, true
+		}
+	}
+	return 0, false
+}
+
+func (m *memStore) take() *segment {
+	if len(m.segs) == 0 {
+		return nil
+	}
+	s := m.segs[0]
+	copy(m.segs, m.segs[1:])
+	m.segs[len(m.segs)-1] = nil
+	m.segs = m.segs[:len(m.segs)-1]
+	if len(m.segs) == 0 {
+		m.active = false
+	}
+	m.n -= s.live
+	m.bytes -= s.liveBytes
+	if m.curSeg == s {
+		m.curSeg = nil
+	}
+	return s
+}
+
+// release keeps the segment handed back (which the consumer has reset)
+// for reuse, if it is of the usual size.
+func (m *memStore) release(_ int, s *segment) {
+	if s != nil && len(m.spares) < m.maxSpares && len(s.buf) == m.segBytes && cap(s.recs) == m.segRecs {
+		m.spares = append(m.spares, s)
+	}
+}
+
+func (m *memStore) abandon(inflight int) (lost, kept int) {
+	lost = m.n + inflight
+	clear(m.segs)
+	m.segs, m.active, m.n, m.bytes, m.curSeg, m.retrim = m.segs[:0], false, 0, 0, nil, nil
+	return lost, 0
+}
+
+// evictBelow marks the oldest live record below keep as evicted and frees
+// its room in the bounds. The search starts at the cursor, past records
+// known to be kept, so its cost does not grow with the kept records in
+// front: an eviction costs O(1) amortized, plus, now and then, the copy of
+// one mostly evicted segment's live records (at most one batch's bytes).
+func (m *memStore) evictBelow(keep slog.Level) (slog.Level, bool) {
+	if len(m.retrim) > 0 {
+		m.trimAgain()
+	}
+	if m.curSeg != nil && keep != m.curKeep {
+		m.curSeg = nil
+	}
+	m.curKeep = keep
+	started := m.curSeg == nil
+	for k, s := range m.segs {
+		i := s.first
+		if !started {
+			if s != m.curSeg {
+				continue
+			}
+			started, i = true, max(m.curI, s.first)
+		}
+		for ; i < len(s.recs); i++ {
+			if s.meta[i].dead || s.recs[i].Level >= keep {
+				continue
+			}
+			l := s.recs[i].Level
+			m.evict(k, s, i)
+			return l, true
+		}
+		m.curSeg, m.curI = s, len(s.recs)
+		m.trim(k, s) // kept records the cursor passes stay: keep them compact
+	}
+	if !started { // the cursor's segment is gone: search from the start
+		m.curSeg = nil
+		return m.evictBelow(keep)
+	}
+	return 0, false
+}
+
+// evict marks record i of s, the k-th segment, evicted.
+func (m *memStore) evict(k int, s *segment, i int) {
+	size := len(s.recs[i].Encoded)
+	s.meta[i].dead = true
+	s.live--
+	s.dead++
+	s.liveBytes -= size
+	m.n--
+	m.bytes -= size
+	m.curSeg, m.curI = s, i+1
+	for s.first < len(s.recs) && s.meta[s.first].dead {
+		s.first++
+	}
+	if s.live == 0 && !(m.active && k == len(m.segs)-1) {
+		// Nothing left in it: let it go. Its records' copies may still be
+		// under way, so it is not reused.
+		m.segs = append(m.segs[:k], m.segs[k+1:]...)
+		m.curSeg = nil
+		if k < len(m.segs) {
+			m.curSeg, m.curI = m.segs[k], 0
+		}
+		return
+	}
+	m.trim(k, s)
+}
+
+// trim copies the live records of s, the k-th segment, down to a segment
+// of their size if s is sealed and less than half of its buf is live:
+// records evicted around kept ones, or a segment sealed early by a large
+// record, must not hold memory the bounds do not count. A copy costs the
+// live bytes, at most one batch's; after it, s is copied again only once
+// half of those are evicted, so an eviction costs O(1) amortized.
+func (m *memStore) trim(k int, s *segment) {
+	if (m.active && k == len(m.segs)-1) || len(s.buf) <= 2*(s.liveBytes+s.live) {
+		return
+	}
+	m.compact(k, s)
+}
+
+// trimAgain retries trim on the segments that were being copied into.
+func (m *memStore) trimAgain() {
+	again := m.retrim
+	m.retrim = nil
+	for _, s := range again {
+		if k := slices.Index(m.segs, s); k >= 0 {
+			m.trim(k, s)
+		}
+	}
+	clear(again)
+}
+
+// compact replaces the sealed segment s, the k-th, by a copy of its live
+// records only, so that evicted records do not hold memory; it leaves s
+// as it is if a copy into it is still under way.
+func (m *memStore) compact(k int, s *segment) {
+	for i := range s.recs {
+		if !s.meta[i].done.Load() {
+			if !slices.Contains(m.retrim, s) {
+				m.retrim = append(m.retrim, s)
+			}
+			return
+		}
+	}
+	c := &segment{
+		buf:  make([]byte, s.liveBytes+s.live),
+		recs: make([]Record, 0, s.live),
+		meta: make([]recMeta, s.live),
+	}
+	j := 0
+	for i := range s.recs {
+		if s.meta[i].dead {
+			continue
+		}
+		r := s.recs[i]
+		n := copy(c.buf[c.off:], r.Encoded)
+		c.buf[c.off+n] = '\n'
+		r.Encoded = c.buf[c.off : c.off+n : c.off+n]
+		c.off += n + 1
+		c.recs = append(c.recs, r)
+		mt := &c.meta[j]
+		mt.seq, mt.raw = s.meta[i].seq, s.meta[i].raw
+		mt.done.Store(true)
+		j++
+	}
+	c.live, c.liveBytes = s.live, s.liveBytes
+	m.segs[k] = c
+	if m.curSeg == s {
+		m.curSeg, m.curI = c, 0
 	}
 }

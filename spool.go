@@ -24,8 +24,11 @@ const defaultSpoolBytes = 64 << 20
 // process that dies mid-Write delivers that batch again on the next start.
 type spoolStore struct {
 	s     *spool.Spool
+	batch int            // most records a take reads: Options.BatchSize
+	limit int            // about the most bytes a take reads
 	kept  int            // records in the sink's hands when Shutdown gave up: still stored
 	reads []spool.Record // the batch read, reused: Encoded stays valid until the next take
+	seg   segment        // the batch read, as the consumer takes it
 }
 
 var _ store = (*spoolStore)(nil)
@@ -42,7 +45,8 @@ func (q *queue) openSpool() error {
 		}
 		return fmt.Errorf("asynclog: open spool %s: %w", dir, err)
 	}
-	p := &spoolStore{s: s}
+	p := &spoolStore{s: s, batch: q.opts.BatchSize, limit: min(q.opts.MaxBytes, maxKeptBatchBuf)}
+	p.seg.meta = make([]recMeta, 0, p.batch)
 	q.store = p
 	if last, ok := s.LastSeq(); ok {
 		q.seq = last + 1
@@ -64,7 +68,7 @@ func (q *queue) openSpool() error {
 			rec := crashRecord(c)
 			if p.fits(rec) || q.makeRoomLocked(rec) || p.makeRoomFor(q, rec) {
 				q.stats.Enqueued++
-				p.push(q.seq, rec, false)
+				p.push(q.seq, rec, false).write(rec.Encoded)
 				q.seq++
 			}
 		}
@@ -116,10 +120,15 @@ func (p *spoolStore) size(rec Record) int64 {
 func (p *spoolStore) fits(rec Record) bool  { return p.s.Used()+p.size(rec) <= p.s.Cap() }
 func (p *spoolStore) never(rec Record) bool { return p.size(rec) > p.s.Cap() }
 
-func (p *spoolStore) push(seq uint64, rec Record, _ bool) {
+func (p *spoolStore) ready() bool {
+	return p.s.Unread() >= p.batch || 2*p.s.Used() >= p.s.Cap()
+}
+
+func (p *spoolStore) push(seq uint64, rec Record, _ bool) pending {
 	// A record from the io.Writer front end has no Message: the consumer
 	// finds it in the encoding after reading, as it does in memory.
 	p.s.Append(seq, int32(rec.Level), rec.Time.UnixNano(), rec.Message, rec.Encoded)
+	return pending{}
 }
 
 func (p *spoolStore) evictBelow(keep slog.Level) (slog.Level, bool) {
@@ -129,9 +138,14 @@ func (p *spoolStore) evictBelow(keep slog.Level) (slog.Level, bool) {
 
 func (p *spoolStore) oldestSeq() (uint64, bool) { return p.s.NextSeq() }
 
-func (p *spoolStore) take(c *consumer, max, limit int) {
+// take reads the oldest records out of the spool into the batch segment;
+// they stay in the spool until release.
+func (p *spoolStore) take() *segment {
+	g := &p.seg
+	g.recs, g.meta = g.recs[:0], g.meta[:0]
+	g.live, g.first, g.dead = 0, 0, 0
 	bytes := 0
-	for i := 0; i < max && bytes < limit; i++ {
+	for i := 0; i < p.batch && bytes < p.limit; i++ {
 		if i == len(p.reads) {
 			p.reads = append(p.reads, spool.Record{})
 		}
@@ -140,11 +154,21 @@ func (p *spoolStore) take(c *consumer, max, limit int) {
 			break
 		}
 		bytes += len(r.Encoded)
-		c.add(Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded}, r.Message == "")
+		g.recs = append(g.recs, Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded})
+		g.meta = g.meta[:i+1] // cap is batch
+		mt := &g.meta[i]
+		mt.seq, mt.dead, mt.raw = r.Seq, false, r.Message == ""
+		mt.done.Store(true)
+		g.live++
 	}
+	if g.live == 0 {
+		return nil
+	}
+	g.liveBytes = bytes
+	return g
 }
 
-func (p *spoolStore) release(n int) {
+func (p *spoolStore) release(n int, _ *segment) {
 	_ = p.s.Release(n) // n is what take read: it cannot be more
 }
 

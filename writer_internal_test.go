@@ -2,6 +2,7 @@ package asynclog
 
 import (
 	"log/slog"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -88,4 +89,26 @@ func TestWriterLevelAllocations(t *testing.T) {
 		_ = writerLevel(txt)
 	})
 	assert.Zero(t, got, "allocations per writerLevel")
+}
+
+// TestLogfmtSearchAgreesWithTheWalk: the plain search that finds a key
+// before the first double quote gives what the walk over every word gives,
+// on random lines made of the characters that matter (keys, '=', spaces,
+// quotes, backslashes).
+func TestLogfmtSearchAgreesWithTheWalk(t *testing.T) {
+	parts := []string{"level", "msg", "message", "=", " ", "\t", `"`, `\`, "x", "lev", "INFO", "a=b", "level=", " msg=", "?level="}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		var b []byte
+		for range rng.IntN(12) {
+			b = append(b, parts[rng.IntN(len(parts))]...)
+		}
+		for _, k := range [][2]string{{"level", ""}, {"msg", "message"}} {
+			v1, q1, ok1 := findLogfmtField(b, k[0], k[1])
+			v2, q2, ok2 := walkLogfmt(b, k[0], k[1])
+			if string(v1) != string(v2) || q1 != q2 || ok1 != ok2 {
+				t.Fatalf("%q, key %q: search gives %q %v %v, walk %q %v %v", b, k, v1, q1, ok1, v2, q2, ok2)
+			}
+		}
+	}
 }

@@ -1,0 +1,152 @@
+package asynclog
+
+import (
+	"io"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// naiveRing is the floor the queue's hand-off is measured against: the
+// simplest bounded byte queue a Go programmer would write. Producers stamp
+// the record with time.Now (as any log record must be) and copy its bytes
+// under one mutex; one consumer goroutine takes everything there in one
+// copy, parks on a one-slot channel when there is nothing, and is nudged
+// only by the producer that finds it parked. It blocks producers when full
+// and has no levels, no barrier, no counters and no eviction.
+type naiveRing struct {
+	mu     sync.Mutex
+	notFul *sync.Cond
+	buf    []byte
+	times  []time.Time
+	parked bool
+	wake   chan struct{}
+	done   chan struct{}
+	stop   bool
+}
+
+func newNaiveRing(w io.Writer) *naiveRing {
+	r := &naiveRing{wake: make(chan struct{}, 1), done: make(chan struct{}), buf: make([]byte, 0, 1<<20)}
+	r.notFul = sync.NewCond(&r.mu)
+	go r.consume(w)
+	return r
+}
+
+func (r *naiveRing) put(p []byte) {
+	t := time.Now()
+	r.mu.Lock()
+	for len(r.buf)+len(p)+1 > cap(r.buf) {
+		r.notFul.Wait()
+	}
+	r.buf = append(r.buf, p...)
+	r.buf = append(r.buf, '\n')
+	r.times = append(r.times, t)
+	wake := r.parked
+	r.parked = false
+	r.mu.Unlock()
+	if wake {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *naiveRing) consume(w io.Writer) {
+	defer close(r.done)
+	out := make([]byte, 0, 1<<20)
+	for {
+		r.mu.Lock()
+		for len(r.buf) == 0 {
+			if r.stop {
+				r.mu.Unlock()
+				return
+			}
+			r.parked = true
+			r.mu.Unlock()
+			<-r.wake
+			r.mu.Lock()
+		}
+		out = append(out[:0], r.buf...)
+		r.buf, r.times = r.buf[:0], r.times[:0]
+		r.notFul.Broadcast()
+		r.mu.Unlock()
+		_, _ = w.Write(out)
+	}
+}
+
+func (r *naiveRing) close() {
+	r.mu.Lock()
+	r.stop = true
+	r.parked = false
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	<-r.done
+}
+
+// handoffLine is a 160-byte text line, as the standard log package or
+// slog's TextHandler writes one.
+var handoffLine = []byte(`time=2026-01-01T00:00:00.000Z level=INFO msg="request served" method=GET path=/api/v1/users status=200 elapsed=1.5ms remote=10.0.0.1:54321` + "\n")
+
+// BenchmarkHandoff measures the queue's own hand-off against the naive
+// ring above, in the same run: NewWriter with a plain text line into
+// WriterSink(io.Discard), against the ring's put into io.Discard, with 1
+// and 4 producers. Every record reaches the writer before the clock
+// stops (a Flush, or the ring's close), so what the consumer costs the
+// producers on this machine's shared CPUs is counted.
+func BenchmarkHandoff(b *testing.B) {
+	for _, producers := range []int{1, 4} {
+		p := strconv.Itoa(producers) + "producers"
+		b.Run("naive-ring/"+p, func(b *testing.B) {
+			r := newNaiveRing(io.Discard)
+			runProducers(b, producers, func() { r.put(handoffLine) })
+			r.close()
+			b.StopTimer()
+		})
+		b.Run("NewWriter/"+p, func(b *testing.B) {
+			q, err := NewQueue(WriterSink(io.Discard), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			w := NewWriter(q)
+			runProducers(b, producers, func() { _, _ = w.Write(handoffLine) })
+			if err := q.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			st := q.Stats()
+			if st.Delivered != uint64(b.N) {
+				b.Fatalf("delivered %d of %d", st.Delivered, b.N)
+			}
+			if st.Writes > 0 {
+				b.ReportMetric(float64(st.Delivered)/float64(st.Writes), "records/write")
+			}
+		})
+	}
+}
+
+// runProducers splits b.N calls of log over n goroutines and waits for
+// them; the timer runs from the first call to the last's return.
+func runProducers(b *testing.B, n int, log func()) {
+	b.ReportAllocs()
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for i := range n {
+		k := b.N / n
+		if i < b.N%n {
+			k++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range k {
+				log()
+			}
+		}()
+	}
+	wg.Wait()
+}
