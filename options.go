@@ -64,9 +64,12 @@ type Options struct {
 	KeepLevel slog.Leveler
 	// BatchSize is the most records per Sink.Write. Default 256.
 	BatchSize int
-	// FlushInterval: 0 writes as soon as records are there (under load,
-	// batches fill by themselves while the sink is busy); > 0 waits up to
-	// this long after the first record for a batch to fill.
+	// FlushInterval is how long the consumer lingers, once it sees records
+	// but fewer than a batch's worth, for the batch to fill before it
+	// writes them. A full batch, a Flush, Shutdown, a synchronous record or
+	// a log call waiting for room does not wait for it. Default 1ms: under
+	// a flood the consumer then wakes once per batch, not once per record,
+	// and a record that trickles in is written within about 1ms.
 	FlushInterval time.Duration
 	// MinInterval is a rate limit (one email a minute): the next batch's
 	// Write starts at least this long after the previous Write returned, so
