@@ -50,6 +50,7 @@ type consumer struct {
 	seg       *segment // the records taken, being written
 	batch     []Record // what Write is given: seg.recs itself, or recs
 	recs      []Record // the batch when it is not seg.recs: a notice first, evicted records left out
+	block     []byte   // seg's bytes when WriterSink may write them as they lie, else nil
 	notice    Record   // the drop notice that opens the batch, if notices is 1
 	notices   int      // leading synthetic records in batch, not counted
 	msgs      []byte   // the arena of rawMessage
@@ -263,21 +264,29 @@ func (c *consumer) prepare(d droppedTally) {
 		return
 	}
 	whole := c.notices == 0 && s.dead == 0
+	block := whole && c.q.msgless // WriterSink takes the segment's bytes as they lie ...
 	for i := range s.recs {
 		s.wait(i)
 		mt := &s.meta[i]
 		if mt.dead {
 			continue
 		}
-		if mt.raw {
+		if mt.raw && !c.q.msgless {
 			s.recs[i].Message = c.rawMessage(s.recs[i].Encoded)
 		}
 		if !whole {
 			c.recs = append(c.recs, s.recs[i])
 		}
+		if enc := s.recs[i].Encoded; block && len(enc) > 0 && enc[len(enc)-1] == '\n' {
+			block = false // ... unless a record ends in its own newline, where WriterSink adds none
+		}
 	}
+	c.block = nil
 	if whole {
 		c.batch = s.recs
+		if block && len(s.recs) > 0 {
+			c.block = s.buf[:s.off]
+		}
 	} else {
 		c.batch = c.recs
 	}
@@ -340,7 +349,7 @@ func (c *consumer) deliver() {
 // the segment, emptied for reuse.
 func (c *consumer) finishBatch() {
 	clear(c.recs)
-	c.batch = nil
+	c.batch, c.block = nil, nil
 	if c.seg != nil {
 		c.seg.reset()
 	}
@@ -481,6 +490,9 @@ func (c *consumer) write(s Sink, recs []Record) (err error) {
 			err = fmt.Errorf("asynclog: sink panicked: %v", r)
 		}
 	}()
+	if ws, ok := s.(*writerSink); ok && c.block != nil && len(recs) == len(c.seg.recs) && &recs[0] == &c.seg.recs[0] {
+		return ws.writeBlock(c.block) // the segment as it lies: already one newline-separated block
+	}
 	return s.Write(ctx, recs)
 }
 

@@ -107,6 +107,7 @@ type queue struct {
 
 	consumer   atomic.Int64 // the consumer goroutine's id, for ErrReentrant
 	inCallback atomic.Bool  // the consumer is inside Sink.Write or OnError
+	msgless    bool         // no sink reads Record.Message (WriterSink): the io.Writer front end's is not looked for
 	reporter   reporter
 	startErrs  []error                         // found by NewQueue (spool damage), reported by the consumer as it starts
 	zapEnc     atomic.Pointer[zapcore.Encoder] // the first zap Core's encoder: the drop notice's shape
@@ -181,6 +182,9 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 	} else {
 		q.syncDyn = o.SyncLevel
 	}
+	_, plain := sink.(*writerSink)
+	_, plainFallback := o.Fallback.(*writerSink)
+	q.msgless = plain && (o.Fallback == nil || plainFallback)
 	if o.Spool == "" {
 		q.store = newMemStore(o.Size, o.MaxBytes, o.BatchSize)
 	} else if err := q.openSpool(); err != nil {

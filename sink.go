@@ -12,7 +12,10 @@ import (
 
 // Record is one log record as it travels from a front end to a [Sink].
 //
-// The front end fills every field on the caller's goroutine. Encoded holds
+// The front end fills every field on the caller's goroutine, but for the
+// io.Writer front end's Message, which the consumer goroutine finds in
+// Encoded before the Sink sees the record (and does not look for when the
+// sink is a WriterSink, which never reads it). Encoded holds
 // the whole record as the front end's encoder wrote it (one JSON object by
 // default), without a trailing line ending. Encoded lives in a buffer the
 // queue reuses: a Sink must copy it if it needs it after Write returns.
@@ -84,6 +87,16 @@ func (s *writerSink) Write(ctx context.Context, batch []Record) error {
 	}
 	if s.buf.Cap() > 1<<20 {
 		s.buf = bytes.Buffer{} // do not pin one huge batch's memory forever
+	}
+	return nil
+}
+
+// writeBlock writes a whole batch that the queue holds already laid out
+// as WriterSink writes it (each encoding followed by a newline), in one
+// w.Write call and without a copy.
+func (s *writerSink) writeBlock(block []byte) error {
+	if _, err := s.w.Write(block); err != nil {
+		return fmt.Errorf("asynclog: write batch: %w", err)
 	}
 	return nil
 }

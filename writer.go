@@ -341,6 +341,16 @@ func parseLevel(v []byte) (slog.Level, bool) {
 	if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' {
 		v = v[1 : n-1]
 	}
+	switch string(v) { // the usual spellings, without the general walk
+	case "INFO", "info":
+		return slog.LevelInfo, true
+	case "DEBUG", "debug":
+		return slog.LevelDebug, true
+	case "WARN", "warn":
+		return slog.LevelWarn, true
+	case "ERROR", "error":
+		return slog.LevelError, true
+	}
 	name, off := v, 0
 	for i, c := range v {
 		if c == '+' || c == '-' {
