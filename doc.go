@@ -11,7 +11,7 @@
 // io.Writer call (zerolog, logrus, the standard log package). The front end
 // encodes the record completely on the caller's goroutine (so values are
 // captured at the call) and hands it to a [Queue], which copies it into a
-// ring bounded in records (Options.Size) and in bytes (Options.MaxBytes).
+// queue bounded in records (Options.Size) and in bytes (Options.MaxBytes).
 // One consumer goroutine per Queue takes the records in batches of up to
 // Options.BatchSize and writes them to a [Sink]: [WriterSink] for any
 // io.Writer, [SlogSink] or [ZapSink] for a slog.Handler or zapcore.Core you
