@@ -48,7 +48,7 @@ type Options struct {
 	Size int
 	// MaxBytes bounds the bytes of the queued records' encodings, alongside
 	// Size: the queue is full when either is reached. Default 16 MiB. The
-	// batch being written is copied out of the queue and held beside it (at
+	// batch being written is taken out of the queue and held beside it (at
 	// most 1 MiB, or one record). A record longer than MaxBytes is never
 	// queued: it is dropped and counted like any drop, at its level.
 	MaxBytes int
