@@ -119,11 +119,12 @@ var _ store = (*memStore)(nil)
 // sealed. The consumer takes the oldest segment whole, sealed or not: one
 // batch, held apart from the bounds while it is written.
 type memStore struct {
-	size     int // Options.Size
-	max      int // Options.MaxBytes
-	segRecs  int // records a segment holds: min(BatchSize, Size)
-	segBytes int // bytes of a new segment's buf
-	maxBatch int // bytes a segment's buf may grow to: min(MaxBytes, 1 MiB)
+	size        int // Options.Size
+	max         int // Options.MaxBytes
+	segRecs     int // records a segment holds: min(BatchSize, Size)
+	segBytes    int // bytes of a new segment's buf: it follows the records' size ...
+	minSegBytes int // ... down to this
+	maxBatch    int // bytes a segment's buf may grow to: min(MaxBytes, 1 MiB)
 
 	segs      []*segment // oldest first
 	active    bool       // the last of segs takes more records
@@ -150,7 +151,7 @@ func newMemStore(size, maxBytes, batch int) *memStore {
 	maxBatch := min(maxBytes, maxKeptBatchBuf)
 	segBytes := min(maxBatch, segRecs*memBytesPerRecord)
 	return &memStore{
-		size: size, max: maxBytes, segRecs: segRecs, maxBatch: maxBatch, segBytes: segBytes,
+		size: size, max: maxBytes, segRecs: segRecs, maxBatch: maxBatch, segBytes: segBytes, minSegBytes: segBytes,
 		// A queue that filled up once reuses its segments from then on,
 		// as a ring that grew would; an idle one holds none.
 		maxSpares: max(2, min(size/segRecs, maxBytes/segBytes)+1),
@@ -173,8 +174,11 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 		s = m.segs[len(m.segs)-1]
 		if len(s.recs) == cap(s.recs) || len(s.buf)-s.off < need {
 			m.active = false
-			if len(s.recs) < m.segRecs/2 && m.segBytes < m.maxBatch {
+			switch {
+			case len(s.recs) < m.segRecs/2 && m.segBytes < m.maxBatch:
 				m.segBytes = min(2*m.segBytes, m.maxBatch) // records are larger than guessed
+			case len(s.recs) == cap(s.recs) && 4*s.off < len(s.buf) && m.segBytes > m.minSegBytes:
+				m.segBytes = max(m.segBytes/2, m.minSegBytes) // and smaller again
 			}
 			if s.live == 0 { // all evicted: let it go
 				m.segs[len(m.segs)-1] = nil
@@ -182,8 +186,7 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 				if m.curSeg == s {
 					m.curSeg = nil
 				}
-			} else if s.dead > 0 {
-				m.trim(len(m.segs)-1, s)
+				m.recycle(s)
 			}
 		}
 	}
@@ -319,24 +322,36 @@ func (m *memStore) evict(k int, s *segment, i int) {
 		s.first++
 	}
 	if s.live == 0 && !(m.active && k == len(m.segs)-1) {
-		// Nothing left in it: let it go. Its records' copies may still be
-		// under way, so it is not reused.
+		// Nothing left in it: let it go.
 		m.segs = append(m.segs[:k], m.segs[k+1:]...)
 		m.curSeg = nil
 		if k < len(m.segs) {
 			m.curSeg, m.curI = m.segs[k], 0
 		}
-		return
+		m.recycle(s)
 	}
-	m.trim(k, s)
+}
+
+// recycle keeps a segment whose records were all evicted for reuse, unless
+// a log call is still copying into it.
+func (m *memStore) recycle(s *segment) {
+	for i := range s.recs {
+		if !s.meta[i].done.Load() {
+			return
+		}
+	}
+	s.reset()
+	m.release(0, s)
 }
 
 // trim copies the live records of s, the k-th segment, down to a segment
-// of their size if s is sealed and less than half of its buf is live:
-// records evicted around kept ones, or a segment sealed early by a large
-// record, must not hold memory the bounds do not count. A copy costs the
-// live bytes, at most one batch's; after it, s is copied again only once
-// half of those are evicted, so an eviction costs O(1) amortized.
+// of their size if s is sealed and less than half of its buf is live. It
+// runs when the eviction cursor leaves s, so every live record in s is a
+// kept one and stays: records evicted around kept ones, or a segment
+// sealed early by a large record, must not hold memory the bounds do not
+// count. A copy costs the live bytes, at most one batch's, and happens
+// once per segment the cursor passes (again only after the keep level
+// changes), so an eviction costs O(1) amortized.
 func (m *memStore) trim(k int, s *segment) {
 	if (m.active && k == len(m.segs)-1) || len(s.buf) <= 2*(s.liveBytes+s.live) {
 		return
