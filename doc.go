@@ -28,9 +28,12 @@
 //     sink makes progress; only a sink that makes none for
 //     Options.BlockTimeout makes records drop, and then without waiting,
 //     until a record leaves the queue. In DropNewest and DropOldest the
-//     caller never waits, and records at Options.KeepLevel (Error) and
-//     above evict lower ones rather than being dropped. A record larger
-//     than MaxBytes is dropped.
+//     caller does not wait for the sink (only for the queue's lock, held
+//     for a reservation or an eviction whose cost does not grow with the
+//     records queued), and records at Options.KeepLevel (Error) and above
+//     evict lower ones rather than being dropped; they wait, as in Block,
+//     only when every queued record is kept. A record larger than MaxBytes
+//     is dropped.
 //   - No silent loss: every record dropped is counted in [Stats] and
 //     announced in the log stream itself, by a WARN record that opens the
 //     next batch and says how many were dropped, by level, since when (in

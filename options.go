@@ -18,12 +18,16 @@ const (
 	// which records are dropped (and counted) without waiting until a record
 	// leaves the queue again.
 	Block Overflow = iota
-	// DropNewest never makes the caller wait: the new record is dropped,
-	// unless it is at KeepLevel or above, when the oldest record below
-	// KeepLevel is dropped to make room for it.
+	// DropNewest does not make the caller wait for the sink: the new
+	// record is dropped, unless it is at KeepLevel or above, when the
+	// oldest record below KeepLevel is dropped to make room for it (a kept
+	// record waits, bounded as in Block, only if every queued record is
+	// kept).
 	DropNewest
-	// DropOldest never makes the caller wait: the oldest queued record below
-	// KeepLevel is dropped to make room for the new one.
+	// DropOldest does not make the caller wait for the sink: the oldest
+	// queued record below KeepLevel is dropped to make room for the new
+	// one. The eviction's cost does not grow with the kept records queued
+	// in front of it.
 	DropOldest
 )
 
