@@ -411,7 +411,7 @@ func (q *queue) removeWaiterLocked(w *roomWaiter) {
 func (q *queue) decideLocked(w *roomWaiter, accept bool) {
 	if accept {
 		p, wake := q.pushLocked(w.rec, w.raw)
-		p.write(w.rec.Encoded) // under the lock: a rare path
+		p.write(w.rec) // under the lock: a rare path
 		if wake {
 			q.signal()
 		}
@@ -443,7 +443,7 @@ func (q *queue) admitLocked() {
 func (q *queue) acceptLocked(rec Record, raw bool) bool {
 	p, wake := q.pushLocked(rec, raw)
 	q.mu.Unlock()
-	p.write(rec.Encoded)
+	p.write(rec)
 	if wake {
 		q.signal()
 	}
@@ -455,7 +455,7 @@ type wakeMode uint8
 
 const (
 	wakeOnRecord wakeMode = iota // any record: the queue was empty
-	wakeOnBatch                  // a batch's worth (store.ready): it lingers for more
+	wakeOnBatch                  // the store half full (store.pressing): it lingers, and its timer wakes it
 	wakeNever                    // nothing a log call brings: it waits out MinInterval
 )
 
@@ -466,7 +466,7 @@ const (
 func (q *queue) pushLocked(rec Record, raw bool) (pending, bool) {
 	p := q.store.push(q.seq, rec, raw)
 	q.seq++
-	if q.parked && (q.wakeOn == wakeOnRecord || (q.wakeOn == wakeOnBatch && q.store.ready())) {
+	if q.parked && (q.wakeOn == wakeOnRecord || (q.wakeOn == wakeOnBatch && q.store.pressing())) {
 		q.parked = false
 		return p, true
 	}

@@ -22,8 +22,11 @@ type store interface {
 	// ready reports that a batch's worth is waiting: the consumer should
 	// not linger for more.
 	ready() bool
-	// push stores a record. Its bytes may be left for the caller to copy
-	// after it unlocks: pending.write does that.
+	// pressing reports that the store is half full: a lingering consumer
+	// must be woken now rather than by its timer.
+	pressing() bool
+	// push stores a record, or reserves its place and leaves the record for
+	// the caller to write after it unlocks: pending.write does that.
 	push(seq uint64, rec Record, raw bool) pending
 	// evictBelow drops the oldest record not yet taken whose level is
 	// below keep, and returns its level.
@@ -46,10 +49,11 @@ type store interface {
 // encodings sit back to back in buf, each followed by a newline, so a
 // segment whose records are all delivered is one newline-separated block.
 //
-// Under queue.mu a log call reserves the next record: its Record (with
-// Encoded pointing at its room in buf) and its meta. After Unlock it copies
-// its bytes there and sets meta.done: the copy, proportional to the record,
-// is out of the lock that other log calls wait for. The consumer takes a
+// Under queue.mu a log call reserves the next record: its meta and its
+// room in buf. After Unlock it writes its Record (with Encoded pointing at
+// that room), copies its bytes there and sets meta.done: the copy,
+// proportional to the record, is out of the lock that other log calls
+// wait for. The consumer takes a
 // segment whole under the lock and reads it outside the lock, waiting on
 // done for a copy still under way (a few nanoseconds' work, unless the
 // writer was descheduled in the middle).
@@ -66,26 +70,32 @@ type segment struct {
 
 // recMeta is what the queue keeps of a record beside its Record.
 type recMeta struct {
-	seq  uint64      // its sequence number: Flush's barriers are positions in it
-	dead bool        // evicted (DropOldest, KeepLevel): skipped by the consumer
-	raw  bool        // Message is still inside Encoded (the io.Writer front end)
-	done atomic.Bool // the log call has copied its bytes
+	seq   uint64      // its sequence number: Flush's barriers are positions in it
+	level slog.Level  // its level, for eviction
+	size  int         // its encoding's length
+	dead  bool        // evicted (DropOldest, KeepLevel): skipped by the consumer
+	raw   bool        // Message is still inside Encoded (the io.Writer front end)
+	done  atomic.Bool // the log call has written its Record and bytes
 }
 
-// pending is a record whose bytes the log call copies once it has
-// unlocked the queue. The zero pending has nothing left to do.
+// pending is a record whose place is reserved, for the log call to write
+// once it has unlocked the queue. The zero pending has nothing left to do.
 type pending struct {
-	dst  []byte // its room, one byte longer than the record, for the newline
+	rec  *Record // its place in the segment's recs
+	dst  []byte  // its room, one byte longer than the encoding, for the newline
 	done *atomic.Bool
 }
 
-// write copies enc into its room and marks the record done.
-func (p pending) write(enc []byte) {
+// write writes rec into its place, copying its encoding, and marks the
+// record done.
+func (p pending) write(rec Record) {
 	if p.done == nil {
 		return
 	}
-	n := copy(p.dst, enc)
+	n := copy(p.dst, rec.Encoded)
 	p.dst[n] = '\n'
+	rec.Encoded = p.dst[:n:n]
+	*p.rec = rec
 	p.done.Store(true)
 }
 
@@ -164,8 +174,10 @@ func (m *memStore) never(rec Record) bool { return len(rec.Encoded) > m.max }
 
 // ready: a sealed segment waits, or the store is half full.
 func (m *memStore) ready() bool {
-	return len(m.segs) > 1 || (len(m.segs) == 1 && !m.active) || 2*m.n >= m.size || 2*m.bytes >= m.max
+	return len(m.segs) > 1 || (len(m.segs) == 1 && !m.active) || m.pressing()
 }
+
+func (m *memStore) pressing() bool { return 2*m.n >= m.size || 2*m.bytes >= m.max }
 
 func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 	need := len(rec.Encoded) + 1
@@ -199,14 +211,13 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 	s.recs = s.recs[:i+1]
 	s.meta = s.meta[:i+1]
 	s.off += need
-	s.recs[i] = Record{Time: rec.Time, Level: rec.Level, Message: rec.Message, Encoded: s.buf[off : off+need-1 : off+need-1]}
 	mt := &s.meta[i]
-	mt.seq, mt.dead, mt.raw = seq, false, raw
+	mt.seq, mt.level, mt.size, mt.dead, mt.raw = seq, rec.Level, need-1, false, raw
 	s.live++
 	s.liveBytes += need - 1
 	m.n++
 	m.bytes += need - 1
-	return pending{dst: s.buf[off : off+need], done: &mt.done}
+	return pending{rec: &s.recs[i], dst: s.buf[off : off+need], done: &mt.done}
 }
 
 // newSegment returns an empty segment whose buf holds at least need bytes.
@@ -291,10 +302,10 @@ func (m *memStore) evictBelow(keep slog.Level) (slog.Level, bool) {
 			started, i = true, max(m.curI, s.first)
 		}
 		for ; i < len(s.recs); i++ {
-			if s.meta[i].dead || s.recs[i].Level >= keep {
+			if s.meta[i].dead || s.meta[i].level >= keep {
 				continue
 			}
-			l := s.recs[i].Level
+			l := s.meta[i].level
 			m.evict(k, s, i)
 			return l, true
 		}
@@ -310,7 +321,7 @@ func (m *memStore) evictBelow(keep slog.Level) (slog.Level, bool) {
 
 // evict marks record i of s, the k-th segment, evicted.
 func (m *memStore) evict(k int, s *segment, i int) {
-	size := len(s.recs[i].Encoded)
+	size := s.meta[i].size
 	s.meta[i].dead = true
 	s.live--
 	s.dead++
@@ -399,8 +410,8 @@ func (m *memStore) compact(k int, s *segment) {
 		r.Encoded = c.buf[c.off : c.off+n : c.off+n]
 		c.off += n + 1
 		c.recs = append(c.recs, r)
-		mt := &c.meta[j]
-		mt.seq, mt.raw = s.meta[i].seq, s.meta[i].raw
+		mt, old := &c.meta[j], &s.meta[i]
+		mt.seq, mt.level, mt.size, mt.raw = old.seq, old.level, old.size, old.raw
 		mt.done.Store(true)
 		j++
 	}

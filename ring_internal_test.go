@@ -24,12 +24,12 @@ func TestMemStoreMatchesAModel(t *testing.T) {
 		var model []Record
 		type late struct {
 			p   pending
-			enc []byte
+			rec Record
 		}
 		var unfinished []late
 		finish := func() {
 			for _, u := range unfinished {
-				u.p.write(u.enc)
+				u.p.write(u.rec)
 			}
 			unfinished = unfinished[:0]
 		}
@@ -95,9 +95,9 @@ func TestMemStoreMatchesAModel(t *testing.T) {
 				}
 				p := m.push(uint64(step), rec, false)
 				if rng.IntN(4) == 0 {
-					unfinished = append(unfinished, late{p, rec.Encoded})
+					unfinished = append(unfinished, late{p, rec})
 				} else {
-					p.write(rec.Encoded)
+					p.write(rec)
 				}
 				model = append(model, rec)
 			case op < 8: // take, as the consumer does, then release
@@ -156,7 +156,10 @@ func checkMemStore(t *testing.T, seed uint64, m *memStore, model []Record, copyi
 			if s.meta[i].dead {
 				continue
 			}
-			if s.recs[i].Message != model[k].Message || len(s.recs[i].Encoded) != len(model[k].Encoded) {
+			if s.meta[i].level != model[k].Level || s.meta[i].size != len(model[k].Encoded) {
+				t.Fatalf("seed %d: record %d is a %v of %d B, want a %v of %d B", seed, k, s.meta[i].level, s.meta[i].size, model[k].Level, len(model[k].Encoded))
+			}
+			if s.meta[i].done.Load() && s.recs[i].Message != model[k].Message {
 				t.Fatalf("seed %d: record %d is %q, want %q", seed, k, s.recs[i].Message, model[k].Message)
 			}
 			total += len(model[k].Encoded)

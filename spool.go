@@ -68,7 +68,7 @@ func (q *queue) openSpool() error {
 			rec := crashRecord(c)
 			if p.fits(rec) || q.makeRoomLocked(rec) || p.makeRoomFor(q, rec) {
 				q.stats.Enqueued++
-				p.push(q.seq, rec, false).write(rec.Encoded)
+				p.push(q.seq, rec, false).write(rec)
 				q.seq++
 			}
 		}
@@ -120,9 +120,8 @@ func (p *spoolStore) size(rec Record) int64 {
 func (p *spoolStore) fits(rec Record) bool  { return p.s.Used()+p.size(rec) <= p.s.Cap() }
 func (p *spoolStore) never(rec Record) bool { return p.size(rec) > p.s.Cap() }
 
-func (p *spoolStore) ready() bool {
-	return p.s.Unread() >= p.batch || 2*p.s.Used() >= p.s.Cap()
-}
+func (p *spoolStore) ready() bool    { return p.s.Unread() >= p.batch || p.pressing() }
+func (p *spoolStore) pressing() bool { return 2*p.s.Used() >= p.s.Cap() }
 
 func (p *spoolStore) push(seq uint64, rec Record, _ bool) pending {
 	// A record from the io.Writer front end has no Message: the consumer
@@ -157,7 +156,7 @@ func (p *spoolStore) take() *segment {
 		g.recs = append(g.recs, Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded})
 		g.meta = g.meta[:i+1] // cap is batch
 		mt := &g.meta[i]
-		mt.seq, mt.dead, mt.raw = r.Seq, false, r.Message == ""
+		mt.seq, mt.level, mt.size, mt.dead, mt.raw = r.Seq, slog.Level(r.Level), len(r.Encoded), false, r.Message == ""
 		mt.done.Store(true)
 		g.live++
 	}
