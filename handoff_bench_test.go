@@ -4,6 +4,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -103,9 +104,11 @@ func BenchmarkHandoff(b *testing.B) {
 		p := strconv.Itoa(producers) + "producers"
 		b.Run("naive-ring/"+p, func(b *testing.B) {
 			r := newNaiveRing(io.Discard)
+			cpu := cpuTime()
 			runProducers(b, producers, func() { r.put(handoffLine) })
 			r.close()
 			b.StopTimer()
+			reportCPU(b, cpu)
 		})
 		b.Run("NewWriter/"+p, func(b *testing.B) {
 			q, err := NewQueue(WriterSink(io.Discard), Options{})
@@ -113,11 +116,13 @@ func BenchmarkHandoff(b *testing.B) {
 				b.Fatal(err)
 			}
 			w := NewWriter(q)
+			cpu := cpuTime()
 			runProducers(b, producers, func() { _, _ = w.Write(handoffLine) })
 			if err := q.Close(); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()
+			reportCPU(b, cpu)
 			st := q.Stats()
 			if st.Delivered != uint64(b.N) {
 				b.Fatalf("delivered %d of %d", st.Delivered, b.N)
@@ -127,6 +132,22 @@ func BenchmarkHandoff(b *testing.B) {
 			}
 		})
 	}
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds the process's CPU time per record since start, the
+// producers' and the consumer's together: less sensitive than ns/op to
+// other processes sharing the machine's CPUs.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }
 
 // runProducers splits b.N calls of log over n goroutines and waits for
