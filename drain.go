@@ -92,6 +92,7 @@ func (q *queue) run() {
 		}
 		d := c.takeLocked()
 		q.mu.Unlock()
+		q.store.warm()
 		c.prepare(d)
 		c.deliver()
 	}

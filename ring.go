@@ -36,6 +36,10 @@ type store interface {
 	// take hands the consumer the oldest records, at most one batch:
 	// nil if there are none.
 	take() *segment
+	// warm runs on the consumer after a take, outside the lock: work that
+	// keeps cost off the next log calls (the spool pre-faults the room
+	// they will write).
+	warm()
 	// release says the last batch taken is settled; seg is handed back for
 	// reuse (nil if the consumer kept nothing).
 	release(n int, seg *segment)
@@ -235,6 +239,8 @@ func (m *memStore) newSegment(need int) *segment {
 		meta: make([]recMeta, 0, m.segRecs),
 	}
 }
+
+func (m *memStore) warm() {}
 
 func (m *memStore) oldestSeq() (uint64, bool) {
 	for _, s := range m.segs {

@@ -29,6 +29,8 @@ type spoolStore struct {
 	kept  int            // records in the sink's hands when Shutdown gave up: still stored
 	reads []spool.Record // the batch read, reused: Encoded stays valid until the next take
 	seg   segment        // the batch read, as the consumer takes it
+	// The room ahead of the tail, as take saw it, for warm to pre-fault.
+	aheadFrom, aheadTo uint64
 }
 
 var _ store = (*spoolStore)(nil)
@@ -137,9 +139,15 @@ func (p *spoolStore) evictBelow(keep slog.Level) (slog.Level, bool) {
 
 func (p *spoolStore) oldestSeq() (uint64, bool) { return p.s.NextSeq() }
 
+// warm makes the room the next log calls will write present and writable
+// in the mapping, so that they do not take the write-protect fault a file
+// system with write-back makes the first store into a page take.
+func (p *spoolStore) warm() { p.s.Prefault(p.aheadFrom, p.aheadTo) }
+
 // take reads the oldest records out of the spool into the batch segment;
 // they stay in the spool until release.
 func (p *spoolStore) take() *segment {
+	p.aheadFrom, p.aheadTo = p.s.Ahead()
 	g := &p.seg
 	g.recs, g.meta = g.recs[:0], g.meta[:0]
 	g.live, g.first, g.dead = 0, 0, 0
