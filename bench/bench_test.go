@@ -309,3 +309,10 @@ func TestPerGoroutineKeepsTheTotalOfTwo(t *testing.T) {
 	assert.Equal(t, 3000, sz.perGoroutine(2))
 	assert.Equal(t, 750, sz.perGoroutine(8), "eight goroutines share the records of two")
 }
+
+func TestReportNamesTheTargetsIssue(t *testing.T) {
+	b := &bench{sz: smokeSizes(), samples: map[string]string{}, s4: []s4Row{{sub: costRow(t, ourCore, nil).sub, logged: 10}}}
+	md := b.markdown("cmd", time.Second, "")
+	assert.Contains(t, md, "## Goals: the hot-path targets of issue 17 (ratios within one run)", "the goals' header")
+	assert.Contains(t, md, "- met: shutdown: asynclog Core (zap) lost 0 of 10", "the goals follow it")
+}

@@ -283,7 +283,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 	}
 
 	if g := b.goals(); g != "" {
-		p("## Goals: the hot-path targets of %s\n\n", goalsIssue)
+		p("## Goals: the hot-path targets of %s (ratios within one run)\n\n", goalsIssue)
 		p("Each target is computed from the rows above, with its figures. A ratio is asynclog's figure over its peer's, both measured in this run (never against another run's figures): for caller cost, ns/record, lower is better, the twin being the synchronous peer; for drain, delivered records/s, higher is better. A target not met is marked so; it does not fail the run.\n\n%s\n", g)
 	}
 	p("## Verification\n\n")
