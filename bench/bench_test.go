@@ -153,7 +153,7 @@ func TestDriveKeepsTheRate(t *testing.T) {
 // few records and closes it: each delivers them all, with every field.
 func TestSubjectsLogTheSameRecord(t *testing.T) {
 	e := &env{otelDrops: &otelDropCounter{}}
-	for _, sub := range append(subjects(), dropNewestSubjects()...) {
+	for _, sub := range allSubjects() {
 		t.Run(sub.name, func(t *testing.T) {
 			s := newSink(fast)
 			in := sub.open(s, e)
@@ -218,33 +218,101 @@ func TestGoals(t *testing.T) {
 	}
 }
 
-func TestGoalsRatiosAndDrainRate(t *testing.T) {
-	byName := map[string]subject{}
-	for _, s := range subjects() {
-		byName[s.name] = s
+// costRow is a scenario 1 or 6 row of the subject named name, with ns per
+// record for each goroutine count in gs.
+func costRow(t *testing.T, name string, gs []int, ns ...float64) s1Row {
+	t.Helper()
+	for _, s := range allSubjects() {
+		if s.name == name {
+			return s1Row{sub: s, gs: gs, ns: ns, alloc: make([]float64, len(gs))}
+		}
 	}
+	t.Fatalf("no subject %q", name)
+	return s1Row{}
+}
+
+// rateRow is a scenario 5 row of the subject named name.
+func rateRow(t *testing.T, name string, rate float64, logged, delivered int64) s5Row {
+	t.Helper()
+	r := costRow(t, name, nil)
+	return s5Row{sub: r.sub, rate: rate, logged: logged, delivered: delivered}
+}
+
+func TestGoalsAreTheHotPathTargets(t *testing.T) {
 	b := &bench{sz: smokeSizes(),
+		s1: []s1Row{
+			costRow(t, ourCoreWith, s1Goroutines, 110, 130),
+			costRow(t, zapCoreWith, s1Goroutines, 100, 100),
+			costRow(t, ourCore, s1Goroutines, 1040, 600),
+			costRow(t, zapCore, s1Goroutines, 1000, 500),
+			costRow(t, ourHandler, s1Goroutines, 900, 700),
+			costRow(t, slogJSON, s1Goroutines, 1000, 600),
+			costRow(t, ourWriter, s1Goroutines, 500, 400),
+		},
 		s6: []s1Row{
-			{sub: byName[ourCore], ns: [2]float64{900, 800}},
-			{sub: byName[zapBuffered], ns: [2]float64{1000, 700}},
-			{sub: byName[ourHandler], ns: [2]float64{400, 500}},
-			{sub: byName[slogJSON], ns: [2]float64{1000, 900}},
+			costRow(t, ourCore, s6Goroutines, 900, 800, 500),
+			costRow(t, zapBuffered, s6Goroutines, 1000, 700, 500),
+			costRow(t, ourHandler, s6Goroutines, 950, 650, 400),
+			costRow(t, slogJSON, s6Goroutines, 3000, 3000, 3000),
 		},
 		s5: []s5Row{
-			{sub: byName[ourCore], rate: 1_900_000},
-			{sub: byName[ourHandler], rate: 2_100_000},
-			{sub: byName[slogJSON], rate: 1_800_000},
+			rateRow(t, ourCore, 960, 100, 100),
+			rateRow(t, zapCore, 1000, 100, 100),
+			rateRow(t, ourHandler, 2000, 100, 99),
+			rateRow(t, slogJSON, 1000, 100, 100),
+			rateRow(t, ourWriter, 700, 100, 100),
+			rateRow(t, zerologSync, 1000, 100, 100),
+		},
+		s2: []s2Row{
+			{sub: costRow(t, ourCore, nil).sub, mode: "as fast as possible", p: [4]time.Duration{100, 9000}},
+			{sub: costRow(t, ourCore, nil).sub, mode: "steady 50,000/s", rate: 50_000, p: [4]time.Duration{500, 1900}},
+			{sub: costRow(t, ourHandler, nil).sub, mode: "steady 50,000/s", rate: 50_000, p: [4]time.Duration{500, 2000}},
 		},
 	}
 	g := b.goals()
 	for _, want := range []string{
-		"- met: caller cost, real file, fields inline, 1 goroutine: asynclog Core (zap) 900 ns/record = 0.90x zap BufferedWriteSyncer",
-		"- **NOT met**: caller cost, real file, fields inline, 2 goroutines: asynclog Core (zap) 800 ns/record = 1.14x",
-		"- met: caller cost, real file, fields inline, 1 goroutine: asynclog Handler (slog) 400 ns/record = 0.40x",
-		"- **NOT met**: caller cost, real file, fields inline, 2 goroutines: asynclog Handler (slog) 500 ns/record = 0.56x",
-		"- **NOT met**: drain throughput, 2 producers, fast sink: asynclog Core (zap) 1,900,000 records/s",
-		"- met: drain throughput, 2 producers, fast sink: asynclog Handler (slog) 2,100,000 records/s",
+		"- met: caller cost, fast sink, fields prepared with With (message only), 1 goroutine: asynclog Core (zap), With 110 ns/record / zap NewCore (sync), With 100 ns/record = 1.10x (target ≤ 1.15x)",
+		"- **NOT met**: caller cost, fast sink, fields prepared with With (message only), 2 goroutines: asynclog Core (zap), With 130 ns/record",
+		"- met: caller cost, fast sink, 5 fields inline, 1 goroutine: asynclog Core (zap) 1040 ns/record / zap NewCore (sync) 1000 ns/record = 1.04x (target ≤ 1.05x)",
+		"- **NOT met**: caller cost, fast sink, 5 fields inline, 2 goroutines: asynclog Core (zap) 600 ns/record / zap NewCore (sync) 500 ns/record = 1.20x",
+		"- met: caller cost, fast sink, 5 fields inline, 1 goroutine: asynclog Handler (slog) 900 ns/record / slog JSONHandler (sync) 1000 ns/record = 0.90x (target ≤ 1.00x)",
+		"- **NOT met**: caller cost, fast sink, 5 fields inline, 2 goroutines: asynclog Handler (slog) 700 ns/record",
+		"- met: caller cost, real file, 1 goroutine: asynclog Core (zap) 900 ns/record / zap BufferedWriteSyncer 1000 ns/record = 0.90x (target ≤ 1.00x)",
+		"- **NOT met**: caller cost, real file, 2 goroutines: asynclog Core (zap) 800 ns/record / zap BufferedWriteSyncer 700 ns/record = 1.14x",
+		"- met: caller cost, real file, 1 goroutine: asynclog Handler (slog) 950 ns/record / slog JSONHandler (sync) on the fast sink (scenario 1) 1000 ns/record = 0.95x (target ≤ 1.00x)",
+		"- **NOT met**: caller cost, real file, 2 goroutines: asynclog Handler (slog) 650 ns/record / slog JSONHandler (sync) on the fast sink (scenario 1) 600 ns/record = 1.08x",
+		"- **NOT met**: caller cost, real file, 8 goroutines: asynclog Core (zap) 500 ns/record / zap BufferedWriteSyncer 500 ns/record = 1.00x (target ≤ 0.90x)",
+		"- met: drain, 2 producers, fast sink: asynclog Core (zap) 960 records/s (delivered 100 of 100) / zap NewCore (sync) 1,000 records/s = 0.96x (target ≥ 0.95x",
+		"- **NOT met**: drain, 2 producers, fast sink: asynclog Handler (slog) 2,000 records/s (delivered 99 of 100)",
+		"- **NOT met**: drain, 2 producers, fast sink: asynclog NewWriter (zerolog) 700 records/s (delivered 100 of 100) / zerolog (sync) 1,000 records/s = 0.70x (target ≥ 0.80x",
+		"- met: slow sink, steady 50,000/s: asynclog Core (zap) caller p99 1.9 µs (target < 2 µs",
+		"- **NOT met**: slow sink, steady 50,000/s: asynclog Handler (slog) caller p99 2 µs",
+		"- met: allocations, fast sink, 1 goroutine: asynclog NewWriter (zerolog) 0.00 per record",
 	} {
 		assert.Contains(t, g, want, "the goals say")
 	}
+	for _, gone := range []string{"as fast as possible", "2,000,000", "0.50x", "above every peer"} {
+		assert.NotContains(t, g, gone, "the old goals are gone")
+	}
+}
+
+func TestCallerCostTableHasAColumnPairPerGoroutineCount(t *testing.T) {
+	tb := callerCostTable([]s1Row{costRow(t, ourCore, s6Goroutines, 900, 800, 500)})
+	assert.Equal(t, []string{"subject", "ns/record, 1 goroutine", "allocs/record", "ns/record, 2 goroutines", "allocs/record", "ns/record, 8 goroutines", "allocs/record", "lost"}, tb.head)
+	require.Len(t, tb.rows, 1)
+	assert.Equal(t, []string{ourCore, "900", "0.00", "800", "0.00", "500", "0.00", "0"}, tb.rows[0])
+}
+
+func TestPerGoroutineKeepsTheTotalOfTwo(t *testing.T) {
+	sz := sizes{s1Records: 3000}
+	assert.Equal(t, 3000, sz.perGoroutine(1))
+	assert.Equal(t, 3000, sz.perGoroutine(2))
+	assert.Equal(t, 750, sz.perGoroutine(8), "eight goroutines share the records of two")
+}
+
+func TestReportNamesTheTargetsIssue(t *testing.T) {
+	b := &bench{sz: smokeSizes(), samples: map[string]string{}, s4: []s4Row{{sub: costRow(t, ourCore, nil).sub, logged: 10}}}
+	md := b.markdown("cmd", time.Second, "")
+	assert.Contains(t, md, "## Goals: the hot-path targets of issue 17 (ratios within one run)", "the goals' header")
+	assert.Contains(t, md, "- met: shutdown: asynclog Core (zap) lost 0 of 10", "the goals follow it")
 }

@@ -154,13 +154,32 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// callerCostTable is the table of scenarios 1 and 6.
+// callerCostTable is the table of scenarios 1 and 6: a pair of columns
+// for each goroutine count the rows were measured with.
 func callerCostTable(rows []s1Row) *table {
-	t := &table{head: []string{"subject", "ns/record, 1 goroutine", "allocs/record", "ns/record, 2 goroutines", "allocs/record", "lost"}}
+	t := &table{head: []string{"subject"}}
+	if len(rows) > 0 {
+		for _, g := range rows[0].gs {
+			t.head = append(t.head, fmt.Sprintf("ns/record, %s", goroutines(g)), "allocs/record")
+		}
+	}
+	t.head = append(t.head, "lost")
 	for _, r := range rows {
-		t.add(r.sub.name, fmt.Sprintf("%.0f", r.ns[0]), fmt.Sprintf("%.2f", r.alloc[0]), fmt.Sprintf("%.0f", r.ns[1]), fmt.Sprintf("%.2f", r.alloc[1]), lostCell(r.lost, r.logged))
+		cells := []string{r.sub.name}
+		for k := range r.gs {
+			cells = append(cells, fmt.Sprintf("%.0f", r.ns[k]), fmt.Sprintf("%.2f", r.alloc[k]))
+		}
+		t.add(append(cells, lostCell(r.lost, r.logged))...)
 	}
 	return t
+}
+
+// goroutines is "1 goroutine" or "n goroutines".
+func goroutines(n int) string {
+	if n == 1 {
+		return "1 goroutine"
+	}
+	return fmt.Sprintf("%d goroutines", n)
 }
 
 func isOurs(s subject) bool { return strings.HasPrefix(s.name, "asynclog") }
@@ -178,13 +197,13 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	p("## Subjects\n\n")
 	t := table{head: []string{"subject", "configuration (documented defaults unless stated)"}}
-	for _, s := range append(subjects(), dropNewestSubjects()...) {
+	for _, s := range allSubjects() {
 		t.add(s.name, s.config)
 	}
 	p("%s\n", t.String())
 	if len(b.samples) > 0 {
 		p("The record as each subject wrote it (first record at the sink):\n\n```\n")
-		for _, s := range append(subjects(), dropNewestSubjects()...) {
+		for _, s := range allSubjects() {
 			if line, ok := b.samples[s.name]; ok {
 				p("%-32s %s\n", s.name+":", line)
 			}
@@ -194,7 +213,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s1) > 0 {
 		p("## 1. Caller cost, fast sink\n\n")
-		p("%s records per goroutine, after a warm-up, median of %d rounds; ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
+		p("%s records per goroutine, after a warm-up, median of %d rounds; ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included. The two \"With\" rows are zap with the five fields given once by Logger.With, each call logging the message only.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
 		p("%s\n", callerCostTable(b.s1).String())
 	}
 
@@ -249,7 +268,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s5) > 0 {
 		p("## 5. Drain throughput, fast sink, two producers\n\n")
-		p("Two goroutines log %s records each as fast as possible; the clock runs from the first call until Close returns. Throughput counts delivered records only; the row is the median of %d rounds by throughput.\n\n", count(int64(b.sz.s5Records)), s5Rounds)
+		p("Two goroutines log %s records each as fast as possible; the clock runs from the first call until Close returns. Throughput counts delivered records only; the row is the median of %d rounds by throughput. %s, zerolog writing to the sink with no queue between, is the peer of asynclog's NewWriter here.\n\n", count(int64(b.sz.s5Records)), s5Rounds, zerologSync)
 		t := table{head: []string{"subject", "logged", "delivered", "lost", "time to Close", "delivered records/s"}}
 		for _, r := range b.s5 {
 			t.add(r.sub.name, count(r.logged), count(r.delivered), lostCell(r.logged-r.delivered, r.logged), fmtDur(r.took), count(int64(r.rate)))
@@ -259,12 +278,13 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s6) > 0 {
 		p("## 6. Caller cost, real file\n\n")
-		p("Scenario 1 with a real file for the sink, the most common destination: each round a new file in %s, which every subject writes through its own adapter as in the other scenarios (no subject fsyncs it); the records are counted in the file after Close. %s records per goroutine, after a warm-up, median of %d rounds; ns per record is wall time over records logged; allocations are the whole process's.\n\n", b.fileDir, count(int64(b.sz.s1Records)), s1Rounds)
+		p("Scenario 1 with a real file for the sink, the most common destination: each round a new file in %s, which every subject writes through its own adapter as in the other scenarios (no subject fsyncs it); the records are counted in the file after Close. %s records per goroutine with one and two goroutines, %s each with eight (the total of two), after a warm-up, median of %d rounds; ns per record is wall time over records logged; allocations are the whole process's.\n\n", b.fileDir, count(int64(b.sz.s1Records)), count(int64(b.sz.perGoroutine(8))), s1Rounds)
 		p("%s\n", callerCostTable(b.s6).String())
 	}
 
 	if g := b.goals(); g != "" {
-		p("## Goals for asynclog\n\n%s\n", g)
+		p("## Goals: the hot-path targets of %s (ratios within one run)\n\n", goalsIssue)
+		p("Each target is computed from the rows above, with its figures. A ratio is asynclog's figure over its peer's, both measured in this run (never against another run's figures): for caller cost, ns/record, lower is better, the twin being the synchronous peer; for drain, delivered records/s, higher is better. A target not met is marked so; it does not fail the run.\n\n%s\n", g)
 	}
 	p("## Verification\n\n")
 	if len(b.failures) == 0 {

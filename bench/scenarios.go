@@ -116,20 +116,50 @@ func drops(in *instance) (uint64, bool) {
 }
 
 // s1Row: scenario 1, caller cost with the fast sink; scenario 6, with a
-// real file.
+// real file. The figures are per record, one for each goroutine count in gs.
 type s1Row struct {
 	sub       subject
-	ns, alloc [2]float64 // per record, with 1 and 2 goroutines
+	gs        []int     // goroutines logging at once, per column
+	ns, alloc []float64 // per record, with gs[k] goroutines
 	logged    int64
 	lost      int64
 }
 
-func (b *bench) scenario1() {
-	b.s1 = b.callerCost("scenario 1", func() *sink { return newSink(fast) }, func(*sink) {})
+// at is the row's ns and allocations per record with g goroutines, and
+// false if the row has no such column.
+func (r *s1Row) at(g int) (ns, alloc float64, ok bool) {
+	k := slices.Index(r.gs, g)
+	if k < 0 {
+		return 0, 0, false
+	}
+	return r.ns[k], r.alloc[k], true
 }
 
-// scenario6 is scenario 1 with a real file for the sink: one new file per
-// round in a temporary directory, removed after the round.
+// s1Goroutines and s6Goroutines are the goroutine counts scenarios 1 and 6
+// measure with.
+var (
+	s1Goroutines = []int{1, 2}
+	s6Goroutines = []int{1, 2, 8}
+)
+
+// perGoroutine is how many records each of g goroutines logs in scenarios
+// 1 and 6: s1Records with one or two; with more, the total of two, shared
+// out, so that the run takes no longer than the two-goroutine one.
+func (sz sizes) perGoroutine(g int) int {
+	if g <= 2 {
+		return sz.s1Records
+	}
+	return 2 * sz.s1Records / g
+}
+
+func (b *bench) scenario1() {
+	subs := append(subjects(), preparedSubjects()...)
+	b.s1 = b.callerCost("scenario 1", subs, s1Goroutines, func() *sink { return newSink(fast) }, func(*sink) {})
+}
+
+// scenario6 is scenario 1 with a real file for the sink, and with eight
+// goroutines besides one and two: one new file per round in a temporary
+// directory, removed after the round.
 func (b *bench) scenario6() {
 	dir, err := os.MkdirTemp("", "asynclog-bench-file-")
 	if err != nil {
@@ -138,7 +168,7 @@ func (b *bench) scenario6() {
 	}
 	defer os.RemoveAll(dir)
 	b.fileDir = dir
-	b.s6 = b.callerCost("scenario 6", func() *sink {
+	b.s6 = b.callerCost("scenario 6", subjects(), s6Goroutines, func() *sink {
 		s, err := newFileSink(dir)
 		if err != nil {
 			panic(fmt.Sprintf("bench: scenario 6: %v", err)) // the directory was just made
@@ -151,13 +181,14 @@ func (b *bench) scenario6() {
 	})
 }
 
-// callerCost measures every subject's cost per record, with 1 and 2
-// goroutines, each round on a fresh sink from newS, which done disposes of.
-func (b *bench) callerCost(scenario string, newS func() *sink, done func(*sink)) []s1Row {
+// callerCost measures the cost per record of every subject in subs, with
+// each goroutine count in gs, each round on a fresh sink from newS, which
+// done disposes of.
+func (b *bench) callerCost(scenario string, subs []subject, gs []int, newS func() *sink, done func(*sink)) []s1Row {
 	var rows []s1Row
-	for _, sub := range subjects() {
-		row := s1Row{sub: sub}
-		for k, g := range []int{1, 2} {
+	for _, sub := range subs {
+		row := s1Row{sub: sub, gs: gs, ns: make([]float64, len(gs)), alloc: make([]float64, len(gs))}
+		for k, g := range gs {
 			// The median of three rounds, each on a fresh instance: the
 			// machine may be busy with other work.
 			var ns, allocs []float64
@@ -166,7 +197,7 @@ func (b *bench) callerCost(scenario string, newS func() *sink, done func(*sink))
 				in := sub.open(s, b.env)
 				warm := drive(in.log, load{producers: 1, records: max(b.sz.s1Records/10, 100)})
 				runtime.GC()
-				res := drive(in.log, load{producers: g, records: b.sz.s1Records})
+				res := drive(in.log, load{producers: g, records: b.sz.perGoroutine(g)})
 				c := closeWithin(in, b.sz.closeLimit)
 				b.closeNote(scenario, sub, c)
 				logged := warm.logged + res.logged
@@ -180,7 +211,11 @@ func (b *bench) callerCost(scenario string, newS func() *sink, done func(*sink))
 			}
 			row.ns[k], row.alloc[k] = median(ns), median(allocs)
 		}
-		b.progress("%s: %-32s %8.0f ns/rec  %5.1f allocs/rec (1 goroutine)  %8.0f ns/rec (2 goroutines)", scenario, sub.name, row.ns[0], row.alloc[0], row.ns[1])
+		var line strings.Builder
+		for k, g := range gs {
+			fmt.Fprintf(&line, "  %8.0f ns/rec %5.2f allocs/rec (%d)", row.ns[k], row.alloc[k], g)
+		}
+		b.progress("%s: %-32s%s", scenario, sub.name, line.String())
 		rows = append(rows, row)
 	}
 	return rows
@@ -199,6 +234,7 @@ func median(v []float64) float64 {
 type s2Row struct {
 	sub       subject
 	mode      string
+	rate      float64 // records/s the caller was paced at; 0: as fast as possible
 	logged    int64
 	capped    bool
 	p         [4]time.Duration // p50, p99, p99.9, max
@@ -238,7 +274,7 @@ func (b *bench) scenario2() {
 			b.closeNote("scenario 2", sub, c)
 			lat := slices.Clone(res.lat)
 			slices.Sort(lat)
-			row := s2Row{sub: sub, mode: m.name, logged: res.logged, capped: res.capped, close: c,
+			row := s2Row{sub: sub, mode: m.name, rate: m.rate, logged: res.logged, capped: res.capped, close: c,
 				p: [4]time.Duration{percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 0.999), percentile(lat, 1)}}
 			row.delivered = s.Delivered()
 			row.lost = res.logged - row.delivered
@@ -348,8 +384,10 @@ type s5Row struct {
 	rate      float64 // delivered records per second
 }
 
+// scenario5 runs every subject, and zerolog writing to the sink directly:
+// the peer of asynclog's NewWriter under zerolog.
 func (b *bench) scenario5() {
-	for _, sub := range subjects() {
+	for _, sub := range append(subjects(), zerologSyncSubject()) {
 		// The median of three rounds by throughput, each on a fresh
 		// instance: the machine may be busy with other work.
 		var rounds []s5Row

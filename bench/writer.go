@@ -27,3 +27,18 @@ func writerSubjects() []subject {
 		},
 	}
 }
+
+// zerologSyncSubject is zerolog writing to the sink directly, configured as
+// the NewWriter subject but with no queue between: the synchronous peer
+// that scenario 5 measures asynclog's NewWriter against.
+func zerologSyncSubject() subject {
+	return subject{
+		name:     zerologSync,
+		config:   "zerolog.New(sink).With().Timestamp()",
+		lossless: true,
+		open: func(s *sink, _ *env) *instance {
+			l := zerolog.New(s).With().Timestamp().Logger()
+			return &instance{log: func() { zerologLog(&l) }}
+		},
+	}
+}
