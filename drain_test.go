@@ -3,11 +3,13 @@ package asynclog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -556,4 +558,88 @@ func TestDeliveredBeforeFailure(t *testing.T) {
 	assert.Equal(t, uint64(10), st.Delivered, "3 by the sink and 7 by the fallback")
 	assert.Equal(t, uint64(7), st.FellBack)
 	assert.Equal(t, uint64(0), st.Failed)
+}
+
+// TestShutdownAndCloseFromManyGoroutinesKeepTheirBound: behind a sink that
+// ignores ctx and never returns, Shutdowns and Closes called at once from
+// many goroutines all return within their 300ms bound (exact: the test runs
+// on synctest's clock); afterwards a log call is harmless, Flush says
+// ErrClosed, and nothing is left queued.
+func TestShutdownAndCloseFromManyGoroutinesKeepTheirBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		block := make(chan struct{})
+		defer close(block)
+		started := make(chan struct{}, 100)
+		sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+			started <- struct{}{}
+			<-block
+			return nil
+		})
+		q, err := asynclog.NewQueue(sink, asynclog.Options{OnError: func(error) {}, CloseTimeout: 300 * time.Millisecond})
+		require.NoError(t, err, "NewQueue")
+		log := slog.New(asynclog.NewHandler(q, nil))
+		log.Info("first")
+		<-started
+		for i := range 10 {
+			log.Info("queued", "i", i)
+		}
+		begin := time.Now()
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i%2 == 0 {
+					ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+					defer cancel()
+					errs[i] = q.Shutdown(ctx)
+				} else {
+					errs[i] = q.Close()
+				}
+				log.Info("late")
+				assert.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrClosed, "Flush after Shutdown")
+			}()
+		}
+		wg.Wait()
+		assert.LessOrEqual(t, time.Since(begin), 300*time.Millisecond, "Shutdown and Close return within their 300ms bound")
+		checkIdentity(t, q.Stats())
+		t.Logf("results: %v", errs)
+	})
+}
+
+// TestConcurrentClosesReturnTheSameResult: behind a sink that honours ctx,
+// several Closes called at once return the same result, and nothing is
+// left queued.
+func TestConcurrentClosesReturnTheSameResult(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		started := make(chan struct{}, 100)
+		sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+			started <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		q, err := asynclog.NewQueue(sink, asynclog.Options{OnError: func(error) {}, CloseTimeout: 300 * time.Millisecond})
+		require.NoError(t, err, "NewQueue")
+		log := slog.New(asynclog.NewHandler(q, nil))
+		log.Info("first")
+		<-started
+		for i := range 10 {
+			log.Info("queued", "i", i)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = q.Close()
+			}()
+		}
+		wg.Wait()
+		for i := range errs {
+			assert.Equal(t, fmt.Sprint(errs[0]), fmt.Sprint(errs[i]), "Close %d returns what Close 0 does", i)
+		}
+		checkIdentity(t, q.Stats())
+	})
 }

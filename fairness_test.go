@@ -2,13 +2,16 @@ package asynclog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -378,4 +381,199 @@ func TestCallsFromTheConsumer(t *testing.T) {
 	}
 	require.Error(t, q.Flush(context.Background()), "the refused record is reported")
 	require.NoError(t, q.Close(), "Close from the program itself still works")
+}
+
+// TestBlockKeepsEachProducersOrderBehindASlowSink: Block mode, a small
+// queue and a slow sink: waiting log calls are let in in arrival order, so
+// every producer's records are delivered in its own order, and nothing is
+// lost.
+func TestBlockKeepsEachProducersOrderBehindASlowSink(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		time.Sleep(200 * time.Microsecond) // load, not synchronisation: a slow sink keeps producers waiting
+		mu.Lock()
+		for _, r := range b {
+			got = append(got, r.Message)
+		}
+		mu.Unlock()
+		return nil
+	})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 4, BatchSize: 2, BlockTimeout: time.Second})
+	require.NoError(t, err, "NewQueue")
+	log := slog.New(asynclog.NewHandler(q, nil))
+	var wg sync.WaitGroup
+	for p := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				log.Info(fmt.Sprintf("p%d-%04d", p, i))
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, q.Close(), "Close")
+	s := q.Stats()
+	assert.Zero(t, s.Dropped, "nothing dropped: %+v", s)
+	assert.EqualValues(t, 1600, s.Delivered, "everything delivered: %+v", s)
+	last := map[string]string{}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, m := range got {
+		p := m[:2]
+		require.Greater(t, m, last[p], "per-producer order")
+		last[p] = m
+	}
+}
+
+// TestFlushAndCloseFromTheSinkOrOnErrorSayErrReentrant: Flush and Close
+// called from Sink.Write, and Flush called from OnError, return
+// ErrReentrant instead of waiting for the consumer they run on; the
+// caller's own Flush still reports the failure.
+func TestFlushAndCloseFromTheSinkOrOnErrorSayErrReentrant(t *testing.T) {
+	var q *asynclog.Queue
+	var fromSink, fromOnErr atomic.Pointer[error]
+	ready := make(chan struct{})
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		<-ready
+		e1 := q.Flush(ctx)
+		e2 := q.Close()
+		e := errors.Join(e1, e2)
+		if !errors.Is(e1, asynclog.ErrReentrant) || !errors.Is(e2, asynclog.ErrReentrant) {
+			fromSink.Store(&e)
+		}
+		return errors.New("fail once")
+	})
+	var err error
+	q, err = asynclog.NewQueue(sink, asynclog.Options{MaxAttempts: 1, OnError: func(error) {
+		e := q.Flush(context.Background())
+		if !errors.Is(e, asynclog.ErrReentrant) {
+			fromOnErr.Store(&e)
+		}
+	}})
+	require.NoError(t, err, "NewQueue")
+	close(ready)
+	slog.New(asynclog.NewHandler(q, nil)).Info("x")
+	assert.Error(t, q.Flush(context.Background()), "Flush reports the failure")
+	q.Close()
+	if e := fromSink.Load(); e != nil {
+		assert.Fail(t, "Flush or Close from the Sink did not say ErrReentrant", "%v", *e)
+	}
+	if e := fromOnErr.Load(); e != nil {
+		assert.Fail(t, "Flush from OnError did not say ErrReentrant", "%v", *e)
+	}
+}
+
+// TestKeptRecordsEvictLowerOnesWhilePacingAndAreAllDelivered: DropNewest
+// and DropOldest with a long MinInterval: Error records evict Info ones
+// while the consumer waits out the interval, Flushes meanwhile do not wait
+// out MinInterval, and every Error record is delivered, in order.
+func TestKeptRecordsEvictLowerOnesWhilePacingAndAreAllDelivered(t *testing.T) {
+	for _, mode := range []asynclog.Overflow{asynclog.DropNewest, asynclog.DropOldest} {
+		t.Run(mode.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			var got []string
+			sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+				mu.Lock()
+				for _, r := range b {
+					got = append(got, r.Message)
+				}
+				mu.Unlock()
+				return nil
+			})
+			q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 8, MaxBytes: 1500, OnFull: mode, MinInterval: time.Hour, OnError: func(error) {}})
+			require.NoError(t, err, "NewQueue")
+			log := slog.New(asynclog.NewHandler(q, nil))
+			log.Info("first")
+			require.NoError(t, q.Flush(context.Background()), "Flush: starts the interval")
+			want := 0
+			for i := range 200 {
+				if i%3 == 0 {
+					log.Error(fmt.Sprintf("E%03d", i), "pad", strings.Repeat("p", rand.IntN(100)))
+					want++
+				} else {
+					log.Info(fmt.Sprintf("I%03d", i), "pad", strings.Repeat("p", rand.IntN(100)))
+				}
+				if i%6 == 5 {
+					_ = q.Flush(context.Background()) // Flush does not wait out MinInterval
+				}
+			}
+			err = q.Flush(context.Background())
+			q.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			n := 0
+			last := ""
+			for _, m := range got {
+				if strings.HasPrefix(m, "E") {
+					require.Greater(t, m, last, "Error records in order")
+					last = m
+					n++
+				}
+			}
+			assert.Equal(t, want, n, "Error records delivered (Flush: %v, stats %+v)", err, q.Stats())
+		})
+	}
+}
+
+// TestBlockDropsNothingWhileEachRecordLeavesWithinBlockTimeout: each record
+// takes 60% of BlockTimeout to leave a one-slot queue, so a log call waits
+// longer than BlockTimeout in total but never a whole BlockTimeout without
+// progress: nothing is dropped. On synctest's clock, so the 60% is exact
+// however loaded the machine.
+func TestBlockDropsNothingWhileEachRecordLeavesWithinBlockTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bt = 100 * time.Millisecond
+		sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+			time.Sleep(bt * 6 / 10) // the sink's pace, on the bubble's clock
+			return nil
+		})
+		q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: bt, OnError: func(error) {}})
+		require.NoError(t, err, "NewQueue")
+		log := slog.New(asynclog.NewHandler(q, nil))
+		begin := time.Now()
+		var wg sync.WaitGroup
+		for p := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 3 {
+					log.Info("slow", "p", p, "i", i)
+				}
+			}()
+		}
+		wg.Wait()
+		t.Logf("the log calls took %v", time.Since(begin))
+		require.NoError(t, q.Close(), "Close")
+		s := q.Stats()
+		assert.Zero(t, s.Dropped, "nothing dropped: %+v", s)
+		assert.EqualValues(t, 12, s.Delivered, "everything delivered: %+v", s)
+	})
+}
+
+// TestKeptRecordWaitsAtMostBlockTimeoutWhilePacing: in a drop mode with a
+// long MinInterval and the queue full of kept (Error) records, the next
+// Error log call waits as in Block mode, at most BlockTimeout without
+// progress, not for the whole MinInterval ("one email a minute" must not
+// stall a caller for a minute). Exact on synctest's clock.
+func TestKeptRecordWaitsAtMostBlockTimeoutWhilePacing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bt = 50 * time.Millisecond
+		sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error { return nil })
+		q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 4, OnFull: asynclog.DropNewest, MinInterval: 3 * time.Second, BlockTimeout: bt, OnError: func(error) {}})
+		require.NoError(t, err, "NewQueue")
+		defer q.Close()
+		log := slog.New(asynclog.NewHandler(q, nil))
+		log.Info("first")
+		require.NoError(t, q.Flush(context.Background()), "Flush: starts the interval")
+		for range 4 {
+			log.Error("kept")
+		}
+		begin := time.Now()
+		log.Error("one more")
+		waited := time.Since(begin)
+		t.Logf("waited %v", waited)
+		assert.LessOrEqual(t, waited, bt, "an Error log call waits at most BlockTimeout while the consumer paces")
+	})
 }

@@ -161,3 +161,9 @@ func checkIdentity(t *testing.T, s asynclog.Stats) {
 	require.Zero(t, s.Queued, "nothing left queued after Shutdown: %+v", s)
 	require.Equal(t, s.Enqueued, s.Delivered+s.Dropped+s.Failed+uint64(s.Queued), "Enqueued = Delivered + Dropped + Failed + Queued: %+v", s)
 }
+
+// addsUp says whether a snapshot keeps Enqueued = Delivered + Dropped +
+// Failed + Queued, for checks taken while records are still moving.
+func addsUp(s asynclog.Stats) bool {
+	return s.Enqueued == s.Delivered+s.Dropped+s.Failed+uint64(s.Queued)
+}

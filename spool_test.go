@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -420,4 +423,155 @@ func TestSpoolFull64MiBHeapFlat(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.ErrorIs(t, q.Shutdown(ctx), asynclog.ErrDropped)
+}
+
+// TestFlushRightAfterReplayWaitsForTheReplayedRecords: records left in a
+// spool by a run whose sink never answered are replayed by the next
+// NewQueue on it, in order, and a Flush called at once waits until they
+// are delivered. The spool has one owner at a time. Runs on synctest's
+// clock, so "Flush has not returned" is checked once everything is
+// blocked, not after a guessed pause.
+func TestFlushRightAfterReplayWaitsForTheReplayedRecords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		{
+			sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error { <-ctx.Done(); return ctx.Err() })
+			q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: dir, OnError: func(error) {}})
+			require.NoError(t, err, "first NewQueue")
+			w := asynclog.NewWriter(q)
+			for i := range 20 {
+				fmt.Fprintf(w, `{"level":"INFO","msg":"r%d"}`+"\n", i)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			_ = q.Shutdown(ctx)
+			cancel()
+			synctest.Wait() // the first queue's consumer has let the spool go
+		}
+		gate := make(chan struct{})
+		var mu sync.Mutex
+		var got []string
+		sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+			<-gate
+			mu.Lock()
+			for _, r := range b {
+				got = append(got, r.Message)
+			}
+			mu.Unlock()
+			return nil
+		})
+		q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: dir, OnError: func(error) {}})
+		require.NoError(t, err, "NewQueue on the spool left behind")
+		defer q.Close()
+		s := q.Stats()
+		assert.EqualValues(t, 20, s.Replayed, "records replayed: %+v", s)
+		assert.True(t, addsUp(s), "Stats add up after replay: %+v", s)
+		_, err = asynclog.NewQueue(sink, asynclog.Options{Spool: dir})
+		assert.ErrorIs(t, err, asynclog.ErrSpoolInUse, "a second queue on a spool in use")
+		done := make(chan error, 1)
+		go func() { done <- q.Flush(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			require.Fail(t, "Flush returned before the replayed records were delivered", "%v", err)
+		default:
+		}
+		close(gate)
+		require.NoError(t, <-done, "Flush")
+		mu.Lock()
+		defer mu.Unlock()
+		want := make([]string, 20)
+		for i := range want {
+			want[i] = fmt.Sprintf("r%d", i)
+		}
+		assert.Equal(t, want, got, "the replayed records, in order")
+	})
+}
+
+// TestSpoolRefusesAPlaceItCannotWriteAndDropsARecordLargerThanItself:
+// NewQueue fails on a Spool that is a file or an unwritable directory; a
+// record larger than SpoolBytes is dropped and reported by Flush, and the
+// records after it are delivered.
+func TestSpoolRefusesAPlaceItCannotWriteAndDropsARecordLargerThanItself(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(f, nil, 0o600))
+	sink := asynclog.SinkFunc(func(context.Context, []asynclog.Record) error { return nil })
+	if q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: f}); !assert.Error(t, err, "a spool on a file") {
+		q.Close()
+	}
+	if os.Geteuid() != 0 {
+		ro := filepath.Join(dir, "ro")
+		require.NoError(t, os.Mkdir(ro, 0o500))
+		if q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: ro}); !assert.Error(t, err, "an unwritable spool") {
+			q.Close()
+		}
+	}
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: filepath.Join(dir, "small"), SpoolBytes: 1, OnError: func(error) {}})
+	require.NoError(t, err, "NewQueue")
+	w := asynclog.NewWriter(q)
+	fmt.Fprintf(w, `{"level":"ERROR","msg":"%s"}`+"\n", strings.Repeat("y", 5000))
+	fmt.Fprintln(w, `{"level":"INFO","msg":"ok"}`)
+	assert.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrDropped, "Flush reports the oversized record")
+	require.NoError(t, q.Close(), "Close")
+	s := q.Stats()
+	assert.EqualValues(t, 1, s.Dropped, "the oversized record is dropped: %+v", s)
+	assert.EqualValues(t, 1, s.Delivered, "the one after it is delivered: %+v", s)
+	assert.True(t, addsUp(s), "Stats add up: %+v", s)
+}
+
+// TestSpoolDropOldestKeepsEveryErrorRecordInOrder: a spool behind a stopped
+// sink, mixed levels under DropOldest: every Error record survives and is
+// delivered in order, and the stats add up at every step.
+func TestSpoolDropOldestKeepsEveryErrorRecordInOrder(t *testing.T) {
+	gate := make(chan struct{})
+	started := make(chan struct{}, 1)
+	var mu sync.Mutex
+	var got []string
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-gate
+		mu.Lock()
+		for _, r := range b {
+			got = append(got, r.Message)
+		}
+		mu.Unlock()
+		return nil
+	})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: t.TempDir(), SpoolBytes: 8192, OnFull: asynclog.DropOldest, OnError: func(error) {}})
+	require.NoError(t, err, "NewQueue")
+	w := asynclog.NewWriter(q)
+	fmt.Fprintln(w, `{"level":"INFO","msg":"held"}`)
+	<-started
+	want := 0
+	for i := range 300 {
+		lvl := "INFO"
+		if i%10 == 0 {
+			lvl = "ERROR"
+			want++
+		}
+		fmt.Fprintf(w, `{"level":%q,"msg":"%s%03d","pad":%q}`+"\n", lvl, lvl[:1], i, strings.Repeat("z", rand.IntN(150)))
+		s := q.Stats()
+		require.True(t, addsUp(s), "Stats add up after record %d: %+v", i, s)
+	}
+	close(gate)
+	_ = q.Flush(context.Background())
+	if err := q.Close(); err != nil {
+		t.Log(err)
+	}
+	s := q.Stats()
+	checkIdentity(t, s)
+	mu.Lock()
+	defer mu.Unlock()
+	n, last := 0, ""
+	for _, m := range got {
+		if strings.HasPrefix(m, "E") {
+			require.Greater(t, m, last, "Error records in order")
+			last = m
+			n++
+		}
+	}
+	assert.Equal(t, want, n, "Error records delivered; stats %+v", s)
 }

@@ -162,3 +162,16 @@ func ExampleNewWriter() {
 	// checkout: order placed
 	// checkout: level=warn msg="stock low"
 }
+
+// TestWriterJSONAndLogfmtLinesAllocateNothing: once warm, a Write of a JSON
+// line and of a logfmt line each allocate nothing, even under -race.
+func TestWriterJSONAndLogfmtLinesAllocateNothing(t *testing.T) {
+	q, err := asynclog.NewQueue(asynclog.SinkFunc(func(context.Context, []asynclog.Record) error { return nil }), asynclog.Options{OnFull: asynclog.DropNewest, OnError: func(error) {}})
+	require.NoError(t, err, "NewQueue")
+	defer q.Close()
+	w := asynclog.NewWriter(q)
+	line := []byte(`{"level":"warn","msg":"hello \"x\"","k":1}` + "\n")
+	lf := []byte("time=now level=ERROR msg=\"boom\" k=v\n")
+	w.Write(line)
+	assert.Zero(t, testing.AllocsPerRun(200, func() { w.Write(line); w.Write(lf) }), "allocations per pair of Writes")
+}
