@@ -300,7 +300,11 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 	st := q.Stats()
 	if sc.deadline > 0 {
 		// Shutdown at its deadline: cancels the Write in flight (which
-		// honours ctx) and returns within its grace of half a second.
+		// honours ctx) and returns within its grace of half a second. Real
+		// time, with a generous margin: the chaos suite is about real
+		// interleavings of many goroutines on real CPUs, so it does not run
+		// on synctest's clock (the exact bounds are checked there by
+		// TestShutdownHungSink and TestShutdownSinkIgnoringCtx).
 		assert.Less(t, closeTook, sc.deadline+time.Second, "Shutdown returned soon after its deadline")
 		// The bound is ctx: the consumer may still be returning from its
 		// cancelled Write then. The sink honours ctx, so a second
@@ -308,7 +312,8 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 		again := q.Shutdown(context.Background())
 		assert.Equal(t, fmt.Sprint(q.Shutdown(context.Background())), fmt.Sprint(again), "one result for every Shutdown once the consumer exited")
 	} else {
-		// Close: in time, and an error only for records given up on.
+		// Close: in time, and an error only for records given up on. Real
+		// time, as above; CloseTimeout is far above a drain's cost.
 		assert.Less(t, closeTook, opts.CloseTimeout, "Close returned within its deadline")
 		assert.NotContains(t, fmt.Sprint(closeErr), "not delivered", "Close drained everything before its deadline")
 		switch {

@@ -20,19 +20,6 @@ import (
 	"github.com/asynclog/asynclog"
 )
 
-// waitQueued waits until the queue's Queued count reaches n: the way a test
-// knows that a log call is waiting for room.
-func waitQueued(t *testing.T, q *asynclog.Queue, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for q.Stats().Queued < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("Queued never reached %d: %+v", n, q.Stats())
-		}
-		runtime.Gosched()
-	}
-}
-
 // stepSink lets a test hand out Writes one at a time.
 type stepSink struct {
 	next    asynclog.Sink
@@ -67,73 +54,79 @@ func (s *stepSink) Write(ctx context.Context, b []asynclog.Record) error {
 // TestBlockServesWaitersInArrivalOrder: room freed by the consumer goes to
 // the log calls that have waited longest, never to one that came later.
 func TestBlockServesWaitersInArrivalOrder(t *testing.T) {
-	sink := newRecSink()
-	step := newStepSink(sink)
-	q := newQueue(t, step, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: time.Hour})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelInfo, 0, 1)
-	<-step.started                // record 0 is in the sink's hands
-	logN(l, slog.LevelInfo, 1, 1) // fills the queue
-	const waiters = 8
-	var wg sync.WaitGroup
-	for i := 2; i < 2+waiters; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			logN(l, slog.LevelInfo, i, 1)
-		}()
-		waitQueued(t, q, i+1) // this one waits before the next starts
-	}
-	for range 1 + waiters {
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		step := newStepSink(sink)
+		q := newQueue(t, step, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: time.Hour})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelInfo, 0, 1)
+		<-step.started                // record 0 is in the sink's hands
+		logN(l, slog.LevelInfo, 1, 1) // fills the queue
+		const waiters = 8
+		var wg sync.WaitGroup
+		for i := 2; i < 2+waiters; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				logN(l, slog.LevelInfo, i, 1)
+			}()
+			synctest.Wait() // this one waits before the next starts
+			require.Equal(t, i+1, q.Stats().Queued, "log calls queued or waiting")
+		}
+		for range 1 + waiters {
+			step.step <- struct{}{}
+			step.waitStart(t)
+		}
 		step.step <- struct{}{}
-		step.waitStart(t)
-	}
-	step.step <- struct{}{}
-	wg.Wait()
-	require.NoError(t, q.Flush(context.Background()))
-	var got []float64
-	for _, r := range sink.all() {
-		got = append(got, decode(t, r.Encoded)["i"].(float64))
-	}
-	want := []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
-	assert.Equal(t, want, got, "waiters served in arrival order")
+		wg.Wait()
+		require.NoError(t, q.Flush(context.Background()))
+		var got []float64
+		for _, r := range sink.all() {
+			got = append(got, decode(t, r.Encoded)["i"].(float64))
+		}
+		want := []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+		assert.Equal(t, want, got, "waiters served in arrival order")
+	})
 }
 
 // TestBlockTimeoutRestartsOnProgress: a waiter whose wait is much longer
 // than BlockTimeout in all, while records keep leaving the queue, is not
 // dropped: BlockTimeout is for a sink that makes no progress.
 func TestBlockTimeoutRestartsOnProgress(t *testing.T) {
-	sink := newRecSink()
-	step := newStepSink(sink)
-	const timeout = 300 * time.Millisecond
-	q := newQueue(t, step, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: timeout})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelInfo, 0, 1)
-	step.waitStart(t)
-	logN(l, slog.LevelInfo, 1, 1)
-	const waiters = 6
-	var wg sync.WaitGroup
-	for i := 2; i < 2+waiters; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			logN(l, slog.LevelInfo, i, 1)
-		}()
-		waitQueued(t, q, i+1)
-	}
-	start := time.Now()
-	for range 1 + waiters {
-		time.Sleep(timeout / 3) // the sink's pace: slow, but never stuck for a whole BlockTimeout
-		step.step <- struct{}{}
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		step := newStepSink(sink)
+		const timeout = 300 * time.Millisecond
+		q := newQueue(t, step, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: timeout})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelInfo, 0, 1)
 		step.waitStart(t)
-	}
-	step.step <- struct{}{}
-	wg.Wait()
-	waited := time.Since(start)
-	require.NoError(t, q.Flush(context.Background()), "nothing dropped")
-	assert.Greater(t, waited, timeout, "the last waiter waited longer than BlockTimeout in all")
-	assert.Len(t, sink.all(), 2+waiters, "every record delivered")
-	assert.Zero(t, q.Stats().Dropped)
+		logN(l, slog.LevelInfo, 1, 1)
+		const waiters = 6
+		var wg sync.WaitGroup
+		for i := 2; i < 2+waiters; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				logN(l, slog.LevelInfo, i, 1)
+			}()
+			synctest.Wait() // the log call waits for room, behind the earlier ones
+			require.Equal(t, i+1, q.Stats().Queued, "log calls queued or waiting")
+		}
+		start := time.Now()
+		for range 1 + waiters {
+			time.Sleep(timeout / 3) // the sink's pace on the bubble's clock: slow, but never stuck for a whole BlockTimeout
+			step.step <- struct{}{}
+			step.waitStart(t)
+		}
+		step.step <- struct{}{}
+		wg.Wait()
+		waited := time.Since(start)
+		require.NoError(t, q.Flush(context.Background()), "nothing dropped")
+		assert.Greater(t, waited, timeout, "the last waiter waited longer than BlockTimeout in all")
+		assert.Len(t, sink.all(), 2+waiters, "every record delivered")
+		assert.Zero(t, q.Stats().Dropped)
+	})
 }
 
 // TestBlockFloodLosesNothing: many producers against a slow but live sink
@@ -143,7 +136,7 @@ func TestBlockFloodLosesNothing(t *testing.T) {
 	var writes atomic.Int64
 	slow := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
 		writes.Add(1)
-		time.Sleep(time.Millisecond) // the sink's cost
+		time.Sleep(time.Millisecond) // load, not synchronisation: a slow but live sink
 		return sink.Write(ctx, b)
 	})
 	q := newQueue(t, slow, asynclog.Options{Size: 256, BatchSize: 64})
@@ -181,36 +174,36 @@ func TestBlockFloodLosesNothing(t *testing.T) {
 func TestKeepLevelEvictsDuringMinInterval(t *testing.T) {
 	for _, policy := range []asynclog.Overflow{asynclog.DropOldest, asynclog.DropNewest} {
 		t.Run(policy.String(), func(t *testing.T) {
-			sink := newRecSink()
-			q := newQueue(t, sink, asynclog.Options{Size: 100, MinInterval: time.Hour, OnFull: policy, BlockTimeout: time.Hour})
-			l := slog.New(asynclog.NewHandler(q, nil))
-			l.Error("first")
-			require.NoError(t, q.Flush(context.Background())) // written; the next batch waits an hour
-			logN(l, slog.LevelWarn, 0, 300)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				logN(l, slog.LevelError, 1000, 10)
-			}()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("Error records waited for room behind warnings")
-			}
-			err := q.Close()
-			require.ErrorIs(t, err, asynclog.ErrDropped, "warnings were dropped, and Close says so")
-			var errs, warns int
-			for _, r := range sink.all() {
-				switch {
-				case r.Level == slog.LevelError:
-					errs++
-				case r.Message == "rec":
-					warns++
+			synctest.Test(t, func(t *testing.T) {
+				sink := newRecSink()
+				q := newQueue(t, sink, asynclog.Options{Size: 100, MinInterval: time.Hour, OnFull: policy, BlockTimeout: time.Hour})
+				l := slog.New(asynclog.NewHandler(q, nil))
+				l.Error("first")
+				require.NoError(t, q.Flush(context.Background())) // written; the next batch waits an hour
+				logN(l, slog.LevelWarn, 0, 300)
+				done := make(chan struct{})
+				start := time.Now()
+				go func() {
+					defer close(done)
+					logN(l, slog.LevelError, 1000, 10)
+				}()
+				<-done
+				assert.Zero(t, time.Since(start), "Error records evict warnings at once instead of waiting for room behind them")
+				err := q.Close()
+				require.ErrorIs(t, err, asynclog.ErrDropped, "warnings were dropped, and Close says so")
+				var errs, warns int
+				for _, r := range sink.all() {
+					switch {
+					case r.Level == slog.LevelError:
+						errs++
+					case r.Message == "rec":
+						warns++
+					}
 				}
-			}
-			assert.Equal(t, 11, errs, "every Error record delivered")
-			assert.Equal(t, 90, warns, "the warnings that fit beside them")
-			checkIdentity(t, q.Stats())
+				assert.Equal(t, 11, errs, "every Error record delivered")
+				assert.Equal(t, 90, warns, "the warnings that fit beside them")
+				checkIdentity(t, q.Stats())
+			})
 		})
 	}
 }
@@ -332,7 +325,7 @@ func TestFlushesShareWrites(t *testing.T) {
 	var writes atomic.Int64
 	sink := asynclog.SinkFunc(func(context.Context, []asynclog.Record) error {
 		writes.Add(1)
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // load, not synchronisation: a 1 ms sink keeps Flushes waiting together
 		return nil
 	})
 	q := newQueue(t, sink, asynclog.Options{})

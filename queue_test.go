@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -84,38 +85,41 @@ func TestOverflowPolicies(t *testing.T) {
 func TestKeepLevel(t *testing.T) {
 	for _, policy := range []asynclog.Overflow{asynclog.DropNewest, asynclog.DropOldest} {
 		t.Run(policy.String(), func(t *testing.T) {
-			sink := newRecSink()
-			gate := newGateSink(sink, true)
-			q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 100, OnFull: policy})
-			l := slog.New(asynclog.NewHandler(q, nil))
-			logN(l, slog.LevelInfo, 0, 1)
-			gate.waitStarted(t)
-			logN(l, slog.LevelError, 1, 2) // fills the queue with kept records
-			logN(l, slog.LevelInfo, 3, 5)  // dropped: nothing droppable to evict
+			synctest.Test(t, func(t *testing.T) {
+				sink := newRecSink()
+				gate := newGateSink(sink, true)
+				q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 100, OnFull: policy})
+				l := slog.New(asynclog.NewHandler(q, nil))
+				logN(l, slog.LevelInfo, 0, 1)
+				gate.waitStarted(t)
+				logN(l, slog.LevelError, 1, 2) // fills the queue with kept records
+				logN(l, slog.LevelInfo, 3, 5)  // dropped: nothing droppable to evict
 
-			waited := make(chan struct{})
-			go func() {
-				defer close(waited)
-				logN(l, slog.LevelError, 8, 1) // waits for room
-			}()
-			select {
-			case <-waited:
-				t.Fatal("an Error record was dropped or jumped the queue instead of waiting for room")
-			case <-time.After(50 * time.Millisecond): // proving a wait: nothing could signal its absence
-			}
-			gate.open()
-			<-waited
-			require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "Close reports the Info records dropped")
-			var got []float64
-			for _, r := range sink.all() {
-				if r.Message == "rec" {
-					got = append(got, decode(t, r.Encoded)["i"].(float64))
+				waited := make(chan struct{})
+				go func() {
+					defer close(waited)
+					logN(l, slog.LevelError, 8, 1) // waits for room
+				}()
+				synctest.Wait() // the log call is blocked, or has returned
+				select {
+				case <-waited:
+					require.Fail(t, "an Error record was dropped or jumped the queue instead of waiting for room")
+				default:
 				}
-			}
-			assert.Equal(t, []float64{0, 1, 2, 8}, got, "every Error record delivered, in order")
-			s := q.Stats()
-			assert.Equal(t, uint64(5), s.Dropped, "the Info records")
-			checkIdentity(t, s)
+				gate.open()
+				<-waited
+				require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "Close reports the Info records dropped")
+				var got []float64
+				for _, r := range sink.all() {
+					if r.Message == "rec" {
+						got = append(got, decode(t, r.Encoded)["i"].(float64))
+					}
+				}
+				assert.Equal(t, []float64{0, 1, 2, 8}, got, "every Error record delivered, in order")
+				s := q.Stats()
+				assert.Equal(t, uint64(5), s.Dropped, "the Info records")
+				checkIdentity(t, s)
+			})
 		})
 	}
 }
@@ -123,55 +127,60 @@ func TestKeepLevel(t *testing.T) {
 // TestBlockDeadSinkCostsOneWait: in Block mode a dead sink costs the caller
 // one bounded wait; later records drop without waiting until there is room.
 func TestBlockDeadSinkCostsOneWait(t *testing.T) {
-	gate := newGateSink(nil, true)
-	q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1, BlockTimeout: 200 * time.Millisecond})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelInfo, 0, 1)
-	gate.waitStarted(t)
-	logN(l, slog.LevelInfo, 1, 2) // fills the queue
+	synctest.Test(t, func(t *testing.T) {
+		gate := newGateSink(nil, true)
+		q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1, BlockTimeout: 200 * time.Millisecond})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelInfo, 0, 1)
+		gate.waitStarted(t)
+		logN(l, slog.LevelInfo, 1, 2) // fills the queue
 
-	start := time.Now()
-	logN(l, slog.LevelInfo, 3, 1)
-	first := time.Since(start)
-	assert.GreaterOrEqual(t, first, 200*time.Millisecond, "the first caller waits BlockTimeout")
+		start := time.Now()
+		logN(l, slog.LevelInfo, 3, 1)
+		first := time.Since(start)
+		assert.Equal(t, 200*time.Millisecond, first, "the first caller waits BlockTimeout (exact: synctest's clock)")
 
-	start = time.Now()
-	logN(l, slog.LevelInfo, 4, 100)
-	assert.Less(t, time.Since(start), 100*time.Millisecond, "later callers do not wait again")
-	assert.Equal(t, uint64(101), q.Stats().Dropped, "dropped and counted")
+		start = time.Now()
+		logN(l, slog.LevelInfo, 4, 100)
+		assert.Zero(t, time.Since(start), "later callers do not wait again")
+		assert.Equal(t, uint64(101), q.Stats().Dropped, "dropped and counted")
 
-	gate.open()
-	require.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrDropped, "the Flush after the drops reports them")
-	logN(l, slog.LevelInfo, 104, 3) // room again: accepted
-	require.NoError(t, q.Close(), "nothing lost since that Flush")
-	s := q.Stats()
-	assert.Equal(t, uint64(101), s.Dropped, "nothing more dropped once the sink is back")
-	checkIdentity(t, s)
+		gate.open()
+		require.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrDropped, "the Flush after the drops reports them")
+		logN(l, slog.LevelInfo, 104, 3) // room again: accepted
+		require.NoError(t, q.Close(), "nothing lost since that Flush")
+		s := q.Stats()
+		assert.Equal(t, uint64(101), s.Dropped, "nothing more dropped once the sink is back")
+		checkIdentity(t, s)
+	})
 }
 
 // TestBlockWaitsForRoom: in Block mode the caller waits and nothing is lost.
 func TestBlockWaitsForRoom(t *testing.T) {
-	sink := newRecSink()
-	gate := newGateSink(sink, true)
-	q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelDebug+4, 0, 3)
-	gate.waitStarted(t)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		logN(l, slog.LevelInfo, 3, 5)
-	}()
-	select {
-	case <-done:
-		t.Fatal("the caller did not wait for room")
-	case <-time.After(50 * time.Millisecond):
-	}
-	gate.open()
-	<-done
-	require.NoError(t, q.Close())
-	assert.Len(t, sink.all(), 8, "nothing lost")
-	checkIdentity(t, q.Stats())
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		gate := newGateSink(sink, true)
+		q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelDebug+4, 0, 3)
+		gate.waitStarted(t)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			logN(l, slog.LevelInfo, 3, 5)
+		}()
+		synctest.Wait() // the caller is blocked, or has returned
+		select {
+		case <-done:
+			require.Fail(t, "the caller did not wait for room")
+		default:
+		}
+		gate.open()
+		<-done
+		require.NoError(t, q.Close())
+		assert.Len(t, sink.all(), 8, "nothing lost")
+		checkIdentity(t, q.Stats())
+	})
 }
 
 func TestNewQueueBadInput(t *testing.T) {

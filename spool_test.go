@@ -46,7 +46,7 @@ func fileSinkSlow(path string) asynclog.Sink {
 	}
 	w := asynclog.WriterSink(f)
 	return asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // load, not synchronisation: a slow sink leaves records in the spool
 		return w.Write(ctx, b)
 	})
 }
@@ -104,14 +104,14 @@ func TestSpoolChild(t *testing.T) {
 	case "panic":
 		work()
 		go func() { panic("boom from another goroutine") }()
-		time.Sleep(time.Minute)
+		time.Sleep(time.Minute) // the panic ends the process first; the minute only bounds a child gone wrong
 	case "exit0":
 		work()
 		os.Exit(0)
 	}
 	work()
 	fmt.Println("ready")
-	time.Sleep(time.Minute) // the parent kills or signals us now
+	time.Sleep(time.Minute) // out of process: the parent kills or signals us now; the minute only bounds a child whose parent is gone
 	panic("the child should have ended")
 }
 
