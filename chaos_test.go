@@ -125,8 +125,7 @@ func (c *chaosSeen) missing(t *testing.T, upTo []int64) int {
 				G   *int `json:"g"`
 				Seq int  `json:"seq"`
 			}
-			if err := json.Unmarshal(r.Encoded, &m); err != nil {
-				t.Errorf("a delivered record is not JSON: %v: %q", err, r.Encoded)
+			if err := json.Unmarshal(r.Encoded, &m); !assert.NoError(t, err, "a delivered record is JSON: %q", r.Encoded) {
 				continue
 			}
 			if m.G != nil {

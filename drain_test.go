@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -404,34 +403,35 @@ func TestFlushIntervalQueueSmallerThanBatch(t *testing.T) {
 // TestSecondShutdownDoesNotAbandon: a second, hurried Shutdown returns at
 // its own deadline but leaves the first one's drain alone.
 func TestSecondShutdownDoesNotAbandon(t *testing.T) {
-	sink := newRecSink()
-	gate := newGateSink(sink, true)
-	q, err := asynclog.NewQueue(gate, asynclog.Options{BatchSize: 1})
-	require.NoError(t, err)
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelInfo, 0, 5)
-	gate.waitStarted(t)
-	first := make(chan error, 1)
-	go func() { first <- q.Shutdown(context.Background()) }()
-	for q.Stats().Dropped == 0 { // a record logged after Shutdown began is dropped: that says it began
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		gate := newGateSink(sink, true)
+		q, err := asynclog.NewQueue(gate, asynclog.Options{BatchSize: 1})
+		require.NoError(t, err)
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelInfo, 0, 5)
+		gate.waitStarted(t)
+		first := make(chan error, 1)
+		go func() { first <- q.Shutdown(context.Background()) }()
+		synctest.Wait() // the first Shutdown has begun and waits for the drain
 		l.Info("probe")
-		runtime.Gosched()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	assert.ErrorIs(t, q.Shutdown(ctx), context.DeadlineExceeded, "the second caller's own deadline")
-	gate.open()
-	assert.NoError(t, <-first, "the patient first Shutdown drains everything")
-	s := q.Stats()
-	assert.Zero(t, s.Failed, "%+v", s)
-	recs := 0
-	for _, m := range sink.messages() {
-		if m == "rec" {
-			recs++
+		require.EqualValues(t, 1, q.Stats().Dropped, "a record logged after Shutdown began is dropped")
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		assert.ErrorIs(t, q.Shutdown(ctx), context.DeadlineExceeded, "the second caller's own deadline")
+		gate.open()
+		assert.NoError(t, <-first, "the patient first Shutdown drains everything")
+		s := q.Stats()
+		assert.Zero(t, s.Failed, "%+v", s)
+		recs := 0
+		for _, m := range sink.messages() {
+			if m == "rec" {
+				recs++
+			}
 		}
-	}
-	assert.Equal(t, 5, recs, "every record logged before Shutdown delivered")
-	checkIdentity(t, s)
+		assert.Equal(t, 5, recs, "every record logged before Shutdown delivered")
+		checkIdentity(t, s)
+	})
 }
 
 // TestSyncRecordAfterStall: a synchronous record (zap's Fatal, slog at
@@ -453,7 +453,7 @@ func TestSyncRecordAfterStall(t *testing.T) {
 		}()
 		select { // the sink is still stuck on record 0
 		case <-logged:
-			t.Fatal("the synchronous record returned before it was delivered")
+			require.Fail(t, "the synchronous record returned before it was delivered")
 		case <-time.After(100 * time.Millisecond): // past BlockTimeout: it must still be waiting
 		}
 		gate.open()

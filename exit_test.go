@@ -263,7 +263,7 @@ func TestForgottenQueueStops(t *testing.T) {
 			assert.Len(t, sink.all(), 1, "drained before it stopped")
 			return
 		case <-deadline:
-			t.Fatal("the forgotten queue was never stopped")
+			require.Fail(t, "the forgotten queue was never stopped")
 		case <-time.After(10 * time.Millisecond): // give the cleanup a chance to run after each GC
 		}
 	}

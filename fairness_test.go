@@ -37,7 +37,7 @@ func (s *stepSink) waitStart(t *testing.T) {
 	select {
 	case <-s.started:
 	case <-time.After(10 * time.Second):
-		t.Fatal("no Write began within 10s: records were lost")
+		require.Fail(t, "no Write began within 10s: records were lost")
 	}
 }
 
@@ -369,7 +369,7 @@ func TestCallsFromTheConsumer(t *testing.T) {
 		case err := <-got:
 			assert.ErrorIs(t, err, asynclog.ErrReentrant)
 		case <-time.After(10 * time.Second):
-			t.Fatal("a call from the consumer deadlocked")
+			require.Fail(t, "a call from the consumer deadlocked")
 		}
 	}
 	require.Error(t, q.Flush(context.Background()), "the refused record is reported")

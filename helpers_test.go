@@ -108,7 +108,7 @@ func (g *gateSink) waitStarted(t *testing.T) {
 	select {
 	case <-g.started:
 	case <-time.After(10 * time.Second):
-		t.Fatal("no Write began within 10s")
+		require.Fail(t, "no Write began within 10s")
 	}
 }
 

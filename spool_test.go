@@ -200,9 +200,7 @@ func TestSpoolSurvivesEveryExit(t *testing.T) {
 			idx, crashes := recordIndexes(t, sink.all())
 			require.Len(t, idx, spoolRecords, "every record the child logged, once")
 			for i, v := range idx {
-				if v != i {
-					t.Fatalf("record %d is %d: order or exactly-once broken", i, v)
-				}
+				require.Equal(t, i, v, "record %d: order and exactly-once", i)
 			}
 			assert.Equal(t, uint64(spoolRecords), stats.Replayed, "Stats count the replayed records")
 			if tc.mode == "panic" {

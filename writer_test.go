@@ -173,5 +173,12 @@ func TestWriterJSONAndLogfmtLinesAllocateNothing(t *testing.T) {
 	line := []byte(`{"level":"warn","msg":"hello \"x\"","k":1}` + "\n")
 	lf := []byte("time=now level=ERROR msg=\"boom\" k=v\n")
 	w.Write(line)
-	assert.Zero(t, testing.AllocsPerRun(200, func() { w.Write(line); w.Write(lf) }), "allocations per pair of Writes")
+	// AllocsPerRun counts every goroutine's allocations, and an earlier
+	// test's queue may still be winding down: an allocation of the Write
+	// itself shows in every run, so the fewest of a few runs is the count.
+	best := testing.AllocsPerRun(200, func() { w.Write(line); w.Write(lf) })
+	for range 4 {
+		best = min(best, testing.AllocsPerRun(200, func() { w.Write(line); w.Write(lf) }))
+	}
+	assert.Zero(t, best, "allocations per pair of Writes")
 }
