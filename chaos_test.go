@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,8 +125,7 @@ func (c *chaosSeen) missing(t *testing.T, upTo []int64) int {
 				G   *int `json:"g"`
 				Seq int  `json:"seq"`
 			}
-			if err := json.Unmarshal(r.Encoded, &m); err != nil {
-				t.Errorf("a delivered record is not JSON: %v: %q", err, r.Encoded)
+			if err := json.Unmarshal(r.Encoded, &m); !assert.NoError(t, err, "a delivered record is JSON: %q", r.Encoded) {
 				continue
 			}
 			if m.G != nil {
@@ -299,7 +299,11 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 	st := q.Stats()
 	if sc.deadline > 0 {
 		// Shutdown at its deadline: cancels the Write in flight (which
-		// honours ctx) and returns within its grace of half a second.
+		// honours ctx) and returns within its grace of half a second. Real
+		// time, with a generous margin: the chaos suite is about real
+		// interleavings of many goroutines on real CPUs, so it does not run
+		// on synctest's clock (the exact bounds are checked there by
+		// TestShutdownHungSink and TestShutdownSinkIgnoringCtx).
 		assert.Less(t, closeTook, sc.deadline+time.Second, "Shutdown returned soon after its deadline")
 		// The bound is ctx: the consumer may still be returning from its
 		// cancelled Write then. The sink honours ctx, so a second
@@ -307,7 +311,8 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 		again := q.Shutdown(context.Background())
 		assert.Equal(t, fmt.Sprint(q.Shutdown(context.Background())), fmt.Sprint(again), "one result for every Shutdown once the consumer exited")
 	} else {
-		// Close: in time, and an error only for records given up on.
+		// Close: in time, and an error only for records given up on. Real
+		// time, as above; CloseTimeout is far above a drain's cost.
 		assert.Less(t, closeTook, opts.CloseTimeout, "Close returned within its deadline")
 		assert.NotContains(t, fmt.Sprint(closeErr), "not delivered", "Close drained everything before its deadline")
 		switch {
@@ -388,4 +393,116 @@ func runChaos(t *testing.T, seed uint64, sc chaosScenario) {
 		assert.LessOrEqual(t, uint64(missingMust), st.Failed+st.Dropped, "each of the %d records logged before Close began that did not arrive is counted Failed or Dropped: %+v", must, st)
 	}
 	t.Logf("stats %+v; sink %+v; close took %v", st, sink.Counts(), closeTook)
+}
+
+// faultySink fails, panics, refuses part or delivers part at random.
+type faultySink struct {
+	n atomic.Int64
+}
+
+func (c *faultySink) Write(ctx context.Context, b []asynclog.Record) error {
+	switch rand.IntN(8) {
+	case 0:
+		return errors.New("flaky")
+	case 1:
+		panic("chaos")
+	case 2:
+		return asynclog.Partial(errors.New("part"), rand.IntN(len(b)+2)-1)
+	case 3:
+		return asynclog.Delivered(errors.New("some"), rand.IntN(len(b)+2)-1)
+	case 4:
+		return asynclog.Permanent(errors.New("perm"))
+	case 5:
+		return asynclog.RetryAfter(errors.New("later"), time.Microsecond)
+	}
+	c.n.Add(int64(len(b)))
+	return nil
+}
+
+// TestStatsAddUpInEverySnapshotUnderChaos: in each overflow policy, with
+// many producers and a sink and fallback that fail, panic and deliver part
+// at random, every Stats snapshot taken while records move keeps Enqueued
+// = Delivered + Dropped + Failed + Queued; concurrent Flushes never freeze
+// the queue; a Shutdown while producers still log leaves nothing queued,
+// and no log call, Stats or Flush stays blocked after it.
+func TestStatsAddUpInEverySnapshotUnderChaos(t *testing.T) {
+	for _, mode := range []asynclog.Overflow{asynclog.Block, asynclog.DropNewest, asynclog.DropOldest} {
+		t.Run(mode.String(), func(t *testing.T) {
+			q, err := asynclog.NewQueue(&faultySink{}, asynclog.Options{
+				Size: 16, MaxBytes: 2000, OnFull: mode, BatchSize: 5,
+				MinBackoff: time.Microsecond, MaxBackoff: 10 * time.Microsecond, MaxAttempts: 3,
+				BlockTimeout: 20 * time.Millisecond, Fallback: &faultySink{},
+				OnError: func(error) {},
+			})
+			require.NoError(t, err, "NewQueue")
+			log := slog.New(asynclog.NewHandler(q, nil))
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			var bad atomic.Pointer[asynclog.Stats]
+			for p := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						lvl := slog.LevelInfo
+						if i%5 == 0 {
+							lvl = slog.LevelError
+						}
+						log.Log(context.Background(), lvl, "m", "p", p, "i", i, "pad", strings.Repeat("x", rand.IntN(300)))
+					}
+				}()
+			}
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if s := q.Stats(); !addsUp(s) {
+						bad.Store(&s)
+					}
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					// No timeout: a Flush giving up as it is answered must
+					// not freeze the queue
+					// (TestFlushGivingUpAsItIsAnsweredKeepsTheQueueUsable).
+					_ = q.Flush(context.Background())
+				}
+			}()
+			// Load, not synchronisation: how long the producers, Stats and
+			// Flush callers run against the faulty sink before Shutdown.
+			time.Sleep(300 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			_ = q.Shutdown(ctx)
+			cancel()
+			close(stop)
+			waited := make(chan struct{})
+			go func() { wg.Wait(); close(waited) }()
+			select {
+			case <-waited:
+			case <-time.After(3 * time.Second):
+				require.Fail(t, "producers, Stats or Flush still blocked 3s after Shutdown returned")
+			}
+			if s := bad.Load(); s != nil {
+				assert.Fail(t, "Stats do not add up in a snapshot", "%+v", *s)
+			}
+			checkIdentity(t, q.Stats())
+		})
+	}
 }

@@ -3,11 +3,12 @@ package asynclog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -49,70 +50,75 @@ func TestFlushIsABarrier(t *testing.T) {
 // TestFlushDeadline: against a blocked sink, Flush returns ctx's error at
 // its deadline; the records are still delivered later.
 func TestFlushDeadline(t *testing.T) {
-	sink := newRecSink()
-	gate := newGateSink(sink, false)
-	q := newQueue(t, gate, asynclog.Options{})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	l.Info("held")
-	gate.waitStarted(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	err := q.Flush(ctx)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	gate.open()
-	require.NoError(t, q.Flush(context.Background()))
-	assert.Len(t, sink.all(), 1, "delivered after the sink came back")
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		gate := newGateSink(sink, false)
+		q := newQueue(t, gate, asynclog.Options{})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		l.Info("held")
+		gate.waitStarted(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		err := q.Flush(ctx)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		gate.open()
+		require.NoError(t, q.Flush(context.Background()))
+		assert.Len(t, sink.all(), 1, "delivered after the sink came back")
+	})
 }
 
 // TestShutdownHungSink: a sink that hangs until its ctx is done cannot hold
 // Shutdown past its deadline; the loss is counted and said, and the
 // consumer exits (goleak checks at the end of the run).
 func TestShutdownHungSink(t *testing.T) {
-	gate := newGateSink(nil, true)
-	q, err := asynclog.NewQueue(gate, asynclog.Options{MaxAttempts: 1})
-	require.NoError(t, err)
-	l := slog.New(asynclog.NewHandler(q, nil))
-	for i := range 10 {
-		l.Info("rec", "i", i)
-	}
-	gate.waitStarted(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err = q.Shutdown(ctx)
-	elapsed := time.Since(start)
-	require.Error(t, err)
-	assert.ErrorIs(t, err, context.DeadlineExceeded, "wraps ctx's error")
-	assert.Contains(t, err.Error(), "10 records not delivered", "says what was lost")
-	assert.Less(t, elapsed, 1500*time.Millisecond, "returned at its deadline")
-	s := q.Stats()
-	assert.Equal(t, uint64(10), s.Failed, "every undelivered record counted")
-	checkIdentity(t, s)
-	gate.open()
+	synctest.Test(t, func(t *testing.T) {
+		gate := newGateSink(nil, true)
+		q, err := asynclog.NewQueue(gate, asynclog.Options{MaxAttempts: 1})
+		require.NoError(t, err)
+		l := slog.New(asynclog.NewHandler(q, nil))
+		for i := range 10 {
+			l.Info("rec", "i", i)
+		}
+		gate.waitStarted(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err = q.Shutdown(ctx)
+		elapsed := time.Since(start)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "wraps ctx's error")
+		assert.Contains(t, err.Error(), "10 records not delivered", "says what was lost")
+		assert.LessOrEqual(t, elapsed, 200*time.Millisecond, "returned by its deadline (exact: synctest's clock)")
+		s := q.Stats()
+		assert.Equal(t, uint64(10), s.Failed, "every undelivered record counted")
+		checkIdentity(t, s)
+		gate.open()
+	})
 }
 
 // TestShutdownSinkIgnoringCtx: a sink that ignores cancellation still
 // cannot hold Shutdown much past its deadline.
 func TestShutdownSinkIgnoringCtx(t *testing.T) {
-	gate := newGateSink(nil, false)
-	q, err := asynclog.NewQueue(gate, asynclog.Options{})
-	require.NoError(t, err)
-	slog.New(asynclog.NewHandler(q, nil)).Info("stuck")
-	gate.waitStarted(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err = q.Shutdown(ctx)
-	// Its bound is its ctx (100 ms): no grace period past it. The margin is
-	// for a loaded machine's timers, well short of the 500 ms grace the
-	// old Shutdown added.
-	assert.Less(t, time.Since(start), 350*time.Millisecond, "bounded by its ctx")
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Contains(t, err.Error(), "had not returned from its cancelled Write")
-	checkIdentity(t, q.Stats())
-	gate.open() // now the consumer can finish
-	err = q.Shutdown(context.Background())
-	assert.ErrorIs(t, err, context.DeadlineExceeded, "a later Shutdown waits for the consumer and returns the first one's result")
+	synctest.Test(t, func(t *testing.T) {
+		gate := newGateSink(nil, false)
+		q, err := asynclog.NewQueue(gate, asynclog.Options{})
+		require.NoError(t, err)
+		slog.New(asynclog.NewHandler(q, nil)).Info("stuck")
+		gate.waitStarted(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err = q.Shutdown(ctx)
+		// Its bound is its ctx (100 ms): no grace period past it (the old
+		// Shutdown added 500 ms). Exact on synctest's clock.
+		assert.LessOrEqual(t, time.Since(start), 100*time.Millisecond, "bounded by its ctx")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "had not returned from its cancelled Write")
+		checkIdentity(t, q.Stats())
+		gate.open() // now the consumer can finish
+		err = q.Shutdown(context.Background())
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "a later Shutdown waits for the consumer and returns the first one's result")
+	})
 }
 
 // TestCloseTwiceAndLogAfter: Close is idempotent, closes the sink once, and
@@ -272,32 +278,36 @@ func TestSinkFailures(t *testing.T) {
 // TestRetryAfter: the next attempt waits at least the RetryAfter delay,
 // longer than the backoff.
 func TestRetryAfter(t *testing.T) {
-	sink := newRecSink()
-	flaky := &flakySink{n: 1, err: asynclog.RetryAfter(errors.New("slow down"), 300*time.Millisecond), next: sink}
-	q := newQueue(t, flaky, asynclog.Options{MinBackoff: time.Millisecond, MaxBackoff: time.Second, OnError: func(error) {}})
-	slog.New(asynclog.NewHandler(q, nil)).Info("rec")
-	require.NoError(t, q.Flush(context.Background()))
-	at := flaky.times()
-	require.Len(t, at, 2)
-	assert.GreaterOrEqual(t, at[1].Sub(at[0]), 300*time.Millisecond, "waited the RetryAfter delay")
-	assert.Len(t, sink.all(), 1)
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		flaky := &flakySink{n: 1, err: asynclog.RetryAfter(errors.New("slow down"), 300*time.Millisecond), next: sink}
+		q := newQueue(t, flaky, asynclog.Options{MinBackoff: time.Millisecond, MaxBackoff: time.Second, OnError: func(error) {}})
+		slog.New(asynclog.NewHandler(q, nil)).Info("rec")
+		require.NoError(t, q.Flush(context.Background()))
+		at := flaky.times()
+		require.Len(t, at, 2)
+		assert.GreaterOrEqual(t, at[1].Sub(at[0]), 300*time.Millisecond, "waited the RetryAfter delay")
+		assert.Len(t, sink.all(), 1)
+	})
 }
 
 // TestRetryWaitPastShutdownDeadline: a retry that would wait past
 // Shutdown's deadline gives the batch up at once.
 func TestRetryWaitPastShutdownDeadline(t *testing.T) {
-	flaky := &flakySink{n: 99, err: asynclog.RetryAfter(errors.New("later"), time.Hour), next: newRecSink()}
-	q, err := asynclog.NewQueue(flaky, asynclog.Options{MaxBackoff: time.Hour, OnError: func(error) {}})
-	require.NoError(t, err)
-	slog.New(asynclog.NewHandler(q, nil)).Info("rec")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	start := time.Now()
-	err = q.Shutdown(ctx)
-	assert.Less(t, time.Since(start), time.Second, "did not wait for the deadline")
-	require.Error(t, err, "the lost record is reported")
-	assert.Equal(t, uint64(1), q.Stats().Failed)
-	checkIdentity(t, q.Stats())
+	synctest.Test(t, func(t *testing.T) {
+		flaky := &flakySink{n: 99, err: asynclog.RetryAfter(errors.New("later"), time.Hour), next: newRecSink()}
+		q, err := asynclog.NewQueue(flaky, asynclog.Options{MaxBackoff: time.Hour, OnError: func(error) {}})
+		require.NoError(t, err)
+		slog.New(asynclog.NewHandler(q, nil)).Info("rec")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		err = q.Shutdown(ctx)
+		assert.Zero(t, time.Since(start), "did not wait for the deadline: gave up at once")
+		require.Error(t, err, "the lost record is reported")
+		assert.Equal(t, uint64(1), q.Stats().Failed)
+		checkIdentity(t, q.Stats())
+	})
 }
 
 func TestErrorWrappersOfNil(t *testing.T) {
@@ -313,67 +323,67 @@ func TestErrorWrappersOfNil(t *testing.T) {
 // TestMinInterval: batches start at most once per MinInterval and records
 // gather meanwhile; Flush and Close write at once without waiting for it.
 func TestMinInterval(t *testing.T) {
-	var mu sync.Mutex
-	var starts []time.Time
-	var sizes []int
-	sink := asynclog.SinkFunc(func(_ context.Context, b []asynclog.Record) error {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var starts []time.Time
+		var sizes []int
+		sink := asynclog.SinkFunc(func(_ context.Context, b []asynclog.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			starts = append(starts, time.Now())
+			sizes = append(sizes, len(b))
+			return nil
+		})
+		const interval = 300 * time.Millisecond
+		q, err := asynclog.NewQueue(sink, asynclog.Options{MinInterval: interval})
+		require.NoError(t, err)
+		l := slog.New(asynclog.NewHandler(q, nil))
+		l.Info("first") // written at once: no batch before it
+		require.NoError(t, q.Flush(context.Background()))
+		for i := range 50 {
+			l.Info("burst", "i", i)
+		}
+		// Let the interval pass on the bubble's clock, then wait until the
+		// consumer has written the burst and parked again.
+		time.Sleep(interval)
+		synctest.Wait()
+		mu.Lock()
+		require.Len(t, starts, 2, "the burst is written once the interval has passed")
+		mu.Unlock()
+		l.Info("last")
+		closeStart := time.Now()
+		require.NoError(t, q.Close())
+		assert.Zero(t, time.Since(closeStart), "Close does not wait out the interval")
 		mu.Lock()
 		defer mu.Unlock()
-		starts = append(starts, time.Now())
-		sizes = append(sizes, len(b))
-		return nil
+		require.Len(t, sizes, 3, "first, the burst as one batch, last")
+		assert.Equal(t, []int{1, 50, 1}, sizes)
+		assert.GreaterOrEqual(t, starts[1].Sub(starts[0]), interval, "burst waited for the interval")
 	})
-	const interval = 300 * time.Millisecond
-	q, err := asynclog.NewQueue(sink, asynclog.Options{MinInterval: interval})
-	require.NoError(t, err)
-	l := slog.New(asynclog.NewHandler(q, nil))
-	l.Info("first") // written at once: no batch before it
-	require.NoError(t, q.Flush(context.Background()))
-	for i := range 50 {
-		l.Info("burst", "i", i)
-	}
-	// Wait for the interval to pass and the burst to be written as one batch.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		n := len(starts)
-		mu.Unlock()
-		if n >= 2 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // polling a sink that has no signal of its own
-	}
-	l.Info("last")
-	closeStart := time.Now()
-	require.NoError(t, q.Close())
-	assert.Less(t, time.Since(closeStart), interval/2, "Close does not wait out the interval")
-	mu.Lock()
-	defer mu.Unlock()
-	require.Len(t, sizes, 3, "first, the burst as one batch, last")
-	assert.Equal(t, []int{1, 50, 1}, sizes)
-	assert.GreaterOrEqual(t, starts[1].Sub(starts[0]), interval, "burst waited for the interval")
 }
 
 // TestFlushInterval: with FlushInterval set, records wait for the batch to
 // fill or the interval to pass.
 func TestFlushInterval(t *testing.T) {
-	var batches atomic.Int64
-	sink := newRecSink()
-	counted := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
-		batches.Add(1)
-		return sink.Write(ctx, b)
+	synctest.Test(t, func(t *testing.T) {
+		var batches atomic.Int64
+		sink := newRecSink()
+		counted := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+			batches.Add(1)
+			return sink.Write(ctx, b)
+		})
+		q := newQueue(t, counted, asynclog.Options{BatchSize: 10, FlushInterval: 200 * time.Millisecond})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		start := time.Now()
+		logN(l, slog.LevelInfo, 0, 25)
+		sink.mu.Lock()
+		for len(sink.recs) < 25 {
+			sink.cond.Wait()
+		}
+		sink.mu.Unlock()
+		assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "the last 5 waited for the interval")
+		assert.Equal(t, int64(3), batches.Load(), "two full batches and the rest")
 	})
-	q := newQueue(t, counted, asynclog.Options{BatchSize: 10, FlushInterval: 200 * time.Millisecond})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	start := time.Now()
-	logN(l, slog.LevelInfo, 0, 25)
-	sink.mu.Lock()
-	for len(sink.recs) < 25 {
-		sink.cond.Wait()
-	}
-	sink.mu.Unlock()
-	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "the last 5 waited for the interval")
-	assert.Equal(t, int64(3), batches.Load(), "two full batches and the rest")
 }
 
 // TestFlushIntervalQueueSmallerThanBatch: with FlushInterval set and a
@@ -393,61 +403,64 @@ func TestFlushIntervalQueueSmallerThanBatch(t *testing.T) {
 // TestSecondShutdownDoesNotAbandon: a second, hurried Shutdown returns at
 // its own deadline but leaves the first one's drain alone.
 func TestSecondShutdownDoesNotAbandon(t *testing.T) {
-	sink := newRecSink()
-	gate := newGateSink(sink, true)
-	q, err := asynclog.NewQueue(gate, asynclog.Options{BatchSize: 1})
-	require.NoError(t, err)
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelInfo, 0, 5)
-	gate.waitStarted(t)
-	first := make(chan error, 1)
-	go func() { first <- q.Shutdown(context.Background()) }()
-	for q.Stats().Dropped == 0 { // a record logged after Shutdown began is dropped: that says it began
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		gate := newGateSink(sink, true)
+		q, err := asynclog.NewQueue(gate, asynclog.Options{BatchSize: 1})
+		require.NoError(t, err)
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelInfo, 0, 5)
+		gate.waitStarted(t)
+		first := make(chan error, 1)
+		go func() { first <- q.Shutdown(context.Background()) }()
+		synctest.Wait() // the first Shutdown has begun and waits for the drain
 		l.Info("probe")
-		runtime.Gosched()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	assert.ErrorIs(t, q.Shutdown(ctx), context.DeadlineExceeded, "the second caller's own deadline")
-	gate.open()
-	assert.NoError(t, <-first, "the patient first Shutdown drains everything")
-	s := q.Stats()
-	assert.Zero(t, s.Failed, "%+v", s)
-	recs := 0
-	for _, m := range sink.messages() {
-		if m == "rec" {
-			recs++
+		require.EqualValues(t, 1, q.Stats().Dropped, "a record logged after Shutdown began is dropped")
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		assert.ErrorIs(t, q.Shutdown(ctx), context.DeadlineExceeded, "the second caller's own deadline")
+		gate.open()
+		assert.NoError(t, <-first, "the patient first Shutdown drains everything")
+		s := q.Stats()
+		assert.Zero(t, s.Failed, "%+v", s)
+		recs := 0
+		for _, m := range sink.messages() {
+			if m == "rec" {
+				recs++
+			}
 		}
-	}
-	assert.Equal(t, 5, recs, "every record logged before Shutdown delivered")
-	checkIdentity(t, s)
+		assert.Equal(t, 5, recs, "every record logged before Shutdown delivered")
+		checkIdentity(t, s)
+	})
 }
 
 // TestSyncRecordAfterStall: a synchronous record (zap's Fatal, slog at
 // SyncLevel) waits for room even after an earlier caller's wait ran out.
 func TestSyncRecordAfterStall(t *testing.T) {
-	sink := newRecSink()
-	gate := newGateSink(sink, true)
-	q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1, BlockTimeout: 50 * time.Millisecond})
-	l := slog.New(asynclog.NewHandler(q, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	logN(l, slog.LevelInfo, 0, 1)
-	gate.waitStarted(t)
-	logN(l, slog.LevelInfo, 1, 3) // fills the queue; the third call stalls and drops
-	require.Equal(t, uint64(1), q.Stats().Dropped)
-	logged := make(chan struct{})
-	go func() {
-		defer close(logged)
-		l.Log(context.Background(), slog.LevelError+4, "fatal")
-	}()
-	select { // the sink is still stuck on record 0
-	case <-logged:
-		t.Fatal("the synchronous record returned before it was delivered")
-	case <-time.After(100 * time.Millisecond): // past BlockTimeout: it must still be waiting
-	}
-	gate.open()
-	<-logged
-	assert.Contains(t, sink.messages(), "fatal", "delivered before the call returned")
-	require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "Close reports the record dropped before it")
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		gate := newGateSink(sink, true)
+		q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1, BlockTimeout: 50 * time.Millisecond})
+		l := slog.New(asynclog.NewHandler(q, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logN(l, slog.LevelInfo, 0, 1)
+		gate.waitStarted(t)
+		logN(l, slog.LevelInfo, 1, 3) // fills the queue; the third call stalls and drops
+		require.Equal(t, uint64(1), q.Stats().Dropped)
+		logged := make(chan struct{})
+		go func() {
+			defer close(logged)
+			l.Log(context.Background(), slog.LevelError+4, "fatal")
+		}()
+		select { // the sink is still stuck on record 0
+		case <-logged:
+			require.Fail(t, "the synchronous record returned before it was delivered")
+		case <-time.After(100 * time.Millisecond): // past BlockTimeout: it must still be waiting
+		}
+		gate.open()
+		<-logged
+		assert.Contains(t, sink.messages(), "fatal", "delivered before the call returned")
+		require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "Close reports the record dropped before it")
+	})
 }
 
 // TestShutdownWithDoneCtxOnIdleQueue: nothing to lose, nothing reported.
@@ -463,27 +476,29 @@ func TestShutdownWithDoneCtxOnIdleQueue(t *testing.T) {
 // already waits out a long retry delay gives the batch up at once rather
 // than sitting out its whole deadline.
 func TestShutdownDuringRetryBackoff(t *testing.T) {
-	attempted := make(chan struct{}, 1)
-	sink := asynclog.SinkFunc(func(context.Context, []asynclog.Record) error {
-		select {
-		case attempted <- struct{}{}:
-		default:
-		}
-		return asynclog.RetryAfter(errors.New("later"), time.Hour)
+	synctest.Test(t, func(t *testing.T) {
+		attempted := make(chan struct{}, 1)
+		sink := asynclog.SinkFunc(func(context.Context, []asynclog.Record) error {
+			select {
+			case attempted <- struct{}{}:
+			default:
+			}
+			return asynclog.RetryAfter(errors.New("later"), time.Hour)
+		})
+		q, err := asynclog.NewQueue(sink, asynclog.Options{MaxBackoff: time.Hour, OnError: func(error) {}})
+		require.NoError(t, err)
+		slog.New(asynclog.NewHandler(q, nil)).Info("rec")
+		<-attempted // the consumer now waits an hour before its retry
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		err = q.Shutdown(ctx)
+		assert.Zero(t, time.Since(start), "gave the batch up at once")
+		require.Error(t, err, "the lost record is reported")
+		assert.NotErrorIs(t, err, context.DeadlineExceeded, "not by running into the deadline")
+		assert.Equal(t, uint64(1), q.Stats().Failed)
+		checkIdentity(t, q.Stats())
 	})
-	q, err := asynclog.NewQueue(sink, asynclog.Options{MaxBackoff: time.Hour, OnError: func(error) {}})
-	require.NoError(t, err)
-	slog.New(asynclog.NewHandler(q, nil)).Info("rec")
-	<-attempted // the consumer now waits an hour before its retry
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	start := time.Now()
-	err = q.Shutdown(ctx)
-	assert.Less(t, time.Since(start), 2*time.Second, "gave the batch up at once")
-	require.Error(t, err, "the lost record is reported")
-	assert.NotErrorIs(t, err, context.DeadlineExceeded, "not by running into the deadline")
-	assert.Equal(t, uint64(1), q.Stats().Failed)
-	checkIdentity(t, q.Stats())
 }
 
 // TestFallbackPartial: records a fallback took count as delivered (and fell
@@ -556,4 +571,88 @@ func TestDeliveredBeforeFailure(t *testing.T) {
 	assert.Equal(t, uint64(10), st.Delivered, "3 by the sink and 7 by the fallback")
 	assert.Equal(t, uint64(7), st.FellBack)
 	assert.Equal(t, uint64(0), st.Failed)
+}
+
+// TestShutdownAndCloseFromManyGoroutinesKeepTheirBound: behind a sink that
+// ignores ctx and never returns, Shutdowns and Closes called at once from
+// many goroutines all return within their 300ms bound (exact: the test runs
+// on synctest's clock); afterwards a log call is harmless, Flush says
+// ErrClosed, and nothing is left queued.
+func TestShutdownAndCloseFromManyGoroutinesKeepTheirBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		block := make(chan struct{})
+		defer close(block)
+		started := make(chan struct{}, 100)
+		sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+			started <- struct{}{}
+			<-block
+			return nil
+		})
+		q, err := asynclog.NewQueue(sink, asynclog.Options{OnError: func(error) {}, CloseTimeout: 300 * time.Millisecond})
+		require.NoError(t, err, "NewQueue")
+		log := slog.New(asynclog.NewHandler(q, nil))
+		log.Info("first")
+		<-started
+		for i := range 10 {
+			log.Info("queued", "i", i)
+		}
+		begin := time.Now()
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i%2 == 0 {
+					ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+					defer cancel()
+					errs[i] = q.Shutdown(ctx)
+				} else {
+					errs[i] = q.Close()
+				}
+				log.Info("late")
+				assert.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrClosed, "Flush after Shutdown")
+			}()
+		}
+		wg.Wait()
+		assert.LessOrEqual(t, time.Since(begin), 300*time.Millisecond, "Shutdown and Close return within their 300ms bound")
+		checkIdentity(t, q.Stats())
+		t.Logf("results: %v", errs)
+	})
+}
+
+// TestConcurrentClosesReturnTheSameResult: behind a sink that honours ctx,
+// several Closes called at once return the same result, and nothing is
+// left queued.
+func TestConcurrentClosesReturnTheSameResult(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		started := make(chan struct{}, 100)
+		sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+			started <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		q, err := asynclog.NewQueue(sink, asynclog.Options{OnError: func(error) {}, CloseTimeout: 300 * time.Millisecond})
+		require.NoError(t, err, "NewQueue")
+		log := slog.New(asynclog.NewHandler(q, nil))
+		log.Info("first")
+		<-started
+		for i := range 10 {
+			log.Info("queued", "i", i)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = q.Close()
+			}()
+		}
+		wg.Wait()
+		for i := range errs {
+			assert.Equal(t, fmt.Sprint(errs[0]), fmt.Sprint(errs[i]), "Close %d returns what Close 0 does", i)
+		}
+		checkIdentity(t, q.Stats())
+	})
 }

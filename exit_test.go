@@ -34,7 +34,7 @@ func slowFileSink(path string) asynclog.Sink {
 	}
 	w := asynclog.WriterSink(f)
 	return asynclog.SinkFunc(func(ctx context.Context, batch []asynclog.Record) error {
-		time.Sleep(20 * time.Millisecond) // the sink's cost
+		time.Sleep(20 * time.Millisecond) // load, not synchronisation: the sink's cost keeps records queued
 		return w.Write(ctx, batch)
 	})
 }
@@ -64,7 +64,7 @@ func TestExitChild(t *testing.T) {
 		l.Fatal("the end") // zap exits 1 after writing
 	case "sigterm":
 		fmt.Println("ready")
-		time.Sleep(time.Minute) // the parent sends SIGTERM now
+		time.Sleep(time.Minute) // out of process: the parent sends SIGTERM now; the minute only bounds a child whose parent is gone
 	case "exit3":
 		asynclog.Exit(3)
 	}
@@ -164,7 +164,7 @@ func exitChildMore(mode, out string) {
 			l.Info("line", zap.Int("i", i))
 		}
 		fmt.Println("ready")
-		time.Sleep(time.Minute) // the parent sends SIGTERM now
+		time.Sleep(time.Minute) // out of process: the parent sends SIGTERM now; the minute only bounds a child whose parent is gone
 	}
 	panic("the child should have ended")
 }
@@ -263,7 +263,7 @@ func TestForgottenQueueStops(t *testing.T) {
 			assert.Len(t, sink.all(), 1, "drained before it stopped")
 			return
 		case <-deadline:
-			t.Fatal("the forgotten queue was never stopped")
+			require.Fail(t, "the forgotten queue was never stopped")
 		case <-time.After(10 * time.Millisecond): // give the cleanup a chance to run after each GC
 		}
 	}

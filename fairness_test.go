@@ -2,13 +2,16 @@ package asynclog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -16,19 +19,6 @@ import (
 
 	"github.com/asynclog/asynclog"
 )
-
-// waitQueued waits until the queue's Queued count reaches n: the way a test
-// knows that a log call is waiting for room.
-func waitQueued(t *testing.T, q *asynclog.Queue, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for q.Stats().Queued < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("Queued never reached %d: %+v", n, q.Stats())
-		}
-		runtime.Gosched()
-	}
-}
 
 // stepSink lets a test hand out Writes one at a time.
 type stepSink struct {
@@ -47,7 +37,7 @@ func (s *stepSink) waitStart(t *testing.T) {
 	select {
 	case <-s.started:
 	case <-time.After(10 * time.Second):
-		t.Fatal("no Write began within 10s: records were lost")
+		require.Fail(t, "no Write began within 10s: records were lost")
 	}
 }
 
@@ -64,73 +54,79 @@ func (s *stepSink) Write(ctx context.Context, b []asynclog.Record) error {
 // TestBlockServesWaitersInArrivalOrder: room freed by the consumer goes to
 // the log calls that have waited longest, never to one that came later.
 func TestBlockServesWaitersInArrivalOrder(t *testing.T) {
-	sink := newRecSink()
-	step := newStepSink(sink)
-	q := newQueue(t, step, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: time.Hour})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelInfo, 0, 1)
-	<-step.started                // record 0 is in the sink's hands
-	logN(l, slog.LevelInfo, 1, 1) // fills the queue
-	const waiters = 8
-	var wg sync.WaitGroup
-	for i := 2; i < 2+waiters; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			logN(l, slog.LevelInfo, i, 1)
-		}()
-		waitQueued(t, q, i+1) // this one waits before the next starts
-	}
-	for range 1 + waiters {
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		step := newStepSink(sink)
+		q := newQueue(t, step, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: time.Hour})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelInfo, 0, 1)
+		<-step.started                // record 0 is in the sink's hands
+		logN(l, slog.LevelInfo, 1, 1) // fills the queue
+		const waiters = 8
+		var wg sync.WaitGroup
+		for i := 2; i < 2+waiters; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				logN(l, slog.LevelInfo, i, 1)
+			}()
+			synctest.Wait() // this one waits before the next starts
+			require.Equal(t, i+1, q.Stats().Queued, "log calls queued or waiting")
+		}
+		for range 1 + waiters {
+			step.step <- struct{}{}
+			step.waitStart(t)
+		}
 		step.step <- struct{}{}
-		step.waitStart(t)
-	}
-	step.step <- struct{}{}
-	wg.Wait()
-	require.NoError(t, q.Flush(context.Background()))
-	var got []float64
-	for _, r := range sink.all() {
-		got = append(got, decode(t, r.Encoded)["i"].(float64))
-	}
-	want := []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
-	assert.Equal(t, want, got, "waiters served in arrival order")
+		wg.Wait()
+		require.NoError(t, q.Flush(context.Background()))
+		var got []float64
+		for _, r := range sink.all() {
+			got = append(got, decode(t, r.Encoded)["i"].(float64))
+		}
+		want := []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+		assert.Equal(t, want, got, "waiters served in arrival order")
+	})
 }
 
 // TestBlockTimeoutRestartsOnProgress: a waiter whose wait is much longer
 // than BlockTimeout in all, while records keep leaving the queue, is not
 // dropped: BlockTimeout is for a sink that makes no progress.
 func TestBlockTimeoutRestartsOnProgress(t *testing.T) {
-	sink := newRecSink()
-	step := newStepSink(sink)
-	const timeout = 300 * time.Millisecond
-	q := newQueue(t, step, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: timeout})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelInfo, 0, 1)
-	step.waitStart(t)
-	logN(l, slog.LevelInfo, 1, 1)
-	const waiters = 6
-	var wg sync.WaitGroup
-	for i := 2; i < 2+waiters; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			logN(l, slog.LevelInfo, i, 1)
-		}()
-		waitQueued(t, q, i+1)
-	}
-	start := time.Now()
-	for range 1 + waiters {
-		time.Sleep(timeout / 3) // the sink's pace: slow, but never stuck for a whole BlockTimeout
-		step.step <- struct{}{}
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		step := newStepSink(sink)
+		const timeout = 300 * time.Millisecond
+		q := newQueue(t, step, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: timeout})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelInfo, 0, 1)
 		step.waitStart(t)
-	}
-	step.step <- struct{}{}
-	wg.Wait()
-	waited := time.Since(start)
-	require.NoError(t, q.Flush(context.Background()), "nothing dropped")
-	assert.Greater(t, waited, timeout, "the last waiter waited longer than BlockTimeout in all")
-	assert.Len(t, sink.all(), 2+waiters, "every record delivered")
-	assert.Zero(t, q.Stats().Dropped)
+		logN(l, slog.LevelInfo, 1, 1)
+		const waiters = 6
+		var wg sync.WaitGroup
+		for i := 2; i < 2+waiters; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				logN(l, slog.LevelInfo, i, 1)
+			}()
+			synctest.Wait() // the log call waits for room, behind the earlier ones
+			require.Equal(t, i+1, q.Stats().Queued, "log calls queued or waiting")
+		}
+		start := time.Now()
+		for range 1 + waiters {
+			time.Sleep(timeout / 3) // the sink's pace on the bubble's clock: slow, but never stuck for a whole BlockTimeout
+			step.step <- struct{}{}
+			step.waitStart(t)
+		}
+		step.step <- struct{}{}
+		wg.Wait()
+		waited := time.Since(start)
+		require.NoError(t, q.Flush(context.Background()), "nothing dropped")
+		assert.Greater(t, waited, timeout, "the last waiter waited longer than BlockTimeout in all")
+		assert.Len(t, sink.all(), 2+waiters, "every record delivered")
+		assert.Zero(t, q.Stats().Dropped)
+	})
 }
 
 // TestBlockFloodLosesNothing: many producers against a slow but live sink
@@ -140,7 +136,7 @@ func TestBlockFloodLosesNothing(t *testing.T) {
 	var writes atomic.Int64
 	slow := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
 		writes.Add(1)
-		time.Sleep(time.Millisecond) // the sink's cost
+		time.Sleep(time.Millisecond) // load, not synchronisation: a slow but live sink
 		return sink.Write(ctx, b)
 	})
 	q := newQueue(t, slow, asynclog.Options{Size: 256, BatchSize: 64})
@@ -178,36 +174,36 @@ func TestBlockFloodLosesNothing(t *testing.T) {
 func TestKeepLevelEvictsDuringMinInterval(t *testing.T) {
 	for _, policy := range []asynclog.Overflow{asynclog.DropOldest, asynclog.DropNewest} {
 		t.Run(policy.String(), func(t *testing.T) {
-			sink := newRecSink()
-			q := newQueue(t, sink, asynclog.Options{Size: 100, MinInterval: time.Hour, OnFull: policy, BlockTimeout: time.Hour})
-			l := slog.New(asynclog.NewHandler(q, nil))
-			l.Error("first")
-			require.NoError(t, q.Flush(context.Background())) // written; the next batch waits an hour
-			logN(l, slog.LevelWarn, 0, 300)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				logN(l, slog.LevelError, 1000, 10)
-			}()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("Error records waited for room behind warnings")
-			}
-			err := q.Close()
-			require.ErrorIs(t, err, asynclog.ErrDropped, "warnings were dropped, and Close says so")
-			var errs, warns int
-			for _, r := range sink.all() {
-				switch {
-				case r.Level == slog.LevelError:
-					errs++
-				case r.Message == "rec":
-					warns++
+			synctest.Test(t, func(t *testing.T) {
+				sink := newRecSink()
+				q := newQueue(t, sink, asynclog.Options{Size: 100, MinInterval: time.Hour, OnFull: policy, BlockTimeout: time.Hour})
+				l := slog.New(asynclog.NewHandler(q, nil))
+				l.Error("first")
+				require.NoError(t, q.Flush(context.Background())) // written; the next batch waits an hour
+				logN(l, slog.LevelWarn, 0, 300)
+				done := make(chan struct{})
+				start := time.Now()
+				go func() {
+					defer close(done)
+					logN(l, slog.LevelError, 1000, 10)
+				}()
+				<-done
+				assert.Zero(t, time.Since(start), "Error records evict warnings at once instead of waiting for room behind them")
+				err := q.Close()
+				require.ErrorIs(t, err, asynclog.ErrDropped, "warnings were dropped, and Close says so")
+				var errs, warns int
+				for _, r := range sink.all() {
+					switch {
+					case r.Level == slog.LevelError:
+						errs++
+					case r.Message == "rec":
+						warns++
+					}
 				}
-			}
-			assert.Equal(t, 11, errs, "every Error record delivered")
-			assert.Equal(t, 90, warns, "the warnings that fit beside them")
-			checkIdentity(t, q.Stats())
+				assert.Equal(t, 11, errs, "every Error record delivered")
+				assert.Equal(t, 90, warns, "the warnings that fit beside them")
+				checkIdentity(t, q.Stats())
+			})
 		})
 	}
 }
@@ -329,7 +325,7 @@ func TestFlushesShareWrites(t *testing.T) {
 	var writes atomic.Int64
 	sink := asynclog.SinkFunc(func(context.Context, []asynclog.Record) error {
 		writes.Add(1)
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // load, not synchronisation: a 1 ms sink keeps Flushes waiting together
 		return nil
 	})
 	q := newQueue(t, sink, asynclog.Options{})
@@ -373,9 +369,204 @@ func TestCallsFromTheConsumer(t *testing.T) {
 		case err := <-got:
 			assert.ErrorIs(t, err, asynclog.ErrReentrant)
 		case <-time.After(10 * time.Second):
-			t.Fatal("a call from the consumer deadlocked")
+			require.Fail(t, "a call from the consumer deadlocked")
 		}
 	}
 	require.Error(t, q.Flush(context.Background()), "the refused record is reported")
 	require.NoError(t, q.Close(), "Close from the program itself still works")
+}
+
+// TestBlockKeepsEachProducersOrderBehindASlowSink: Block mode, a small
+// queue and a slow sink: waiting log calls are let in in arrival order, so
+// every producer's records are delivered in its own order, and nothing is
+// lost.
+func TestBlockKeepsEachProducersOrderBehindASlowSink(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		time.Sleep(200 * time.Microsecond) // load, not synchronisation: a slow sink keeps producers waiting
+		mu.Lock()
+		for _, r := range b {
+			got = append(got, r.Message)
+		}
+		mu.Unlock()
+		return nil
+	})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 4, BatchSize: 2, BlockTimeout: time.Second})
+	require.NoError(t, err, "NewQueue")
+	log := slog.New(asynclog.NewHandler(q, nil))
+	var wg sync.WaitGroup
+	for p := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				log.Info(fmt.Sprintf("p%d-%04d", p, i))
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, q.Close(), "Close")
+	s := q.Stats()
+	assert.Zero(t, s.Dropped, "nothing dropped: %+v", s)
+	assert.EqualValues(t, 1600, s.Delivered, "everything delivered: %+v", s)
+	last := map[string]string{}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, m := range got {
+		p := m[:2]
+		require.Greater(t, m, last[p], "per-producer order")
+		last[p] = m
+	}
+}
+
+// TestFlushAndCloseFromTheSinkOrOnErrorSayErrReentrant: Flush and Close
+// called from Sink.Write, and Flush called from OnError, return
+// ErrReentrant instead of waiting for the consumer they run on; the
+// caller's own Flush still reports the failure.
+func TestFlushAndCloseFromTheSinkOrOnErrorSayErrReentrant(t *testing.T) {
+	var q *asynclog.Queue
+	var fromSink, fromOnErr atomic.Pointer[error]
+	ready := make(chan struct{})
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		<-ready
+		e1 := q.Flush(ctx)
+		e2 := q.Close()
+		e := errors.Join(e1, e2)
+		if !errors.Is(e1, asynclog.ErrReentrant) || !errors.Is(e2, asynclog.ErrReentrant) {
+			fromSink.Store(&e)
+		}
+		return errors.New("fail once")
+	})
+	var err error
+	q, err = asynclog.NewQueue(sink, asynclog.Options{MaxAttempts: 1, OnError: func(error) {
+		e := q.Flush(context.Background())
+		if !errors.Is(e, asynclog.ErrReentrant) {
+			fromOnErr.Store(&e)
+		}
+	}})
+	require.NoError(t, err, "NewQueue")
+	close(ready)
+	slog.New(asynclog.NewHandler(q, nil)).Info("x")
+	assert.Error(t, q.Flush(context.Background()), "Flush reports the failure")
+	q.Close()
+	if e := fromSink.Load(); e != nil {
+		assert.Fail(t, "Flush or Close from the Sink did not say ErrReentrant", "%v", *e)
+	}
+	if e := fromOnErr.Load(); e != nil {
+		assert.Fail(t, "Flush from OnError did not say ErrReentrant", "%v", *e)
+	}
+}
+
+// TestKeptRecordsEvictLowerOnesWhilePacingAndAreAllDelivered: DropNewest
+// and DropOldest with a long MinInterval: Error records evict Info ones
+// while the consumer waits out the interval, Flushes meanwhile do not wait
+// out MinInterval, and every Error record is delivered, in order.
+func TestKeptRecordsEvictLowerOnesWhilePacingAndAreAllDelivered(t *testing.T) {
+	for _, mode := range []asynclog.Overflow{asynclog.DropNewest, asynclog.DropOldest} {
+		t.Run(mode.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			var got []string
+			sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+				mu.Lock()
+				for _, r := range b {
+					got = append(got, r.Message)
+				}
+				mu.Unlock()
+				return nil
+			})
+			q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 8, MaxBytes: 1500, OnFull: mode, MinInterval: time.Hour, OnError: func(error) {}})
+			require.NoError(t, err, "NewQueue")
+			log := slog.New(asynclog.NewHandler(q, nil))
+			log.Info("first")
+			require.NoError(t, q.Flush(context.Background()), "Flush: starts the interval")
+			want := 0
+			for i := range 200 {
+				if i%3 == 0 {
+					log.Error(fmt.Sprintf("E%03d", i), "pad", strings.Repeat("p", rand.IntN(100)))
+					want++
+				} else {
+					log.Info(fmt.Sprintf("I%03d", i), "pad", strings.Repeat("p", rand.IntN(100)))
+				}
+				if i%6 == 5 {
+					_ = q.Flush(context.Background()) // Flush does not wait out MinInterval
+				}
+			}
+			err = q.Flush(context.Background())
+			q.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			n := 0
+			last := ""
+			for _, m := range got {
+				if strings.HasPrefix(m, "E") {
+					require.Greater(t, m, last, "Error records in order")
+					last = m
+					n++
+				}
+			}
+			assert.Equal(t, want, n, "Error records delivered (Flush: %v, stats %+v)", err, q.Stats())
+		})
+	}
+}
+
+// TestBlockDropsNothingWhileEachRecordLeavesWithinBlockTimeout: each record
+// takes 60% of BlockTimeout to leave a one-slot queue, so a log call waits
+// longer than BlockTimeout in total but never a whole BlockTimeout without
+// progress: nothing is dropped. On synctest's clock, so the 60% is exact
+// however loaded the machine.
+func TestBlockDropsNothingWhileEachRecordLeavesWithinBlockTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bt = 100 * time.Millisecond
+		sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+			time.Sleep(bt * 6 / 10) // the sink's pace, on the bubble's clock
+			return nil
+		})
+		q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 1, BatchSize: 1, BlockTimeout: bt, OnError: func(error) {}})
+		require.NoError(t, err, "NewQueue")
+		log := slog.New(asynclog.NewHandler(q, nil))
+		begin := time.Now()
+		var wg sync.WaitGroup
+		for p := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 3 {
+					log.Info("slow", "p", p, "i", i)
+				}
+			}()
+		}
+		wg.Wait()
+		t.Logf("the log calls took %v", time.Since(begin))
+		require.NoError(t, q.Close(), "Close")
+		s := q.Stats()
+		assert.Zero(t, s.Dropped, "nothing dropped: %+v", s)
+		assert.EqualValues(t, 12, s.Delivered, "everything delivered: %+v", s)
+	})
+}
+
+// TestKeptRecordWaitsAtMostBlockTimeoutWhilePacing: in a drop mode with a
+// long MinInterval and the queue full of kept (Error) records, the next
+// Error log call waits as in Block mode, at most BlockTimeout without
+// progress, not for the whole MinInterval ("one email a minute" must not
+// stall a caller for a minute). Exact on synctest's clock.
+func TestKeptRecordWaitsAtMostBlockTimeoutWhilePacing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bt = 50 * time.Millisecond
+		sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error { return nil })
+		q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 4, OnFull: asynclog.DropNewest, MinInterval: 3 * time.Second, BlockTimeout: bt, OnError: func(error) {}})
+		require.NoError(t, err, "NewQueue")
+		defer q.Close()
+		log := slog.New(asynclog.NewHandler(q, nil))
+		log.Info("first")
+		require.NoError(t, q.Flush(context.Background()), "Flush: starts the interval")
+		for range 4 {
+			log.Error("kept")
+		}
+		begin := time.Now()
+		log.Error("one more")
+		waited := time.Since(begin)
+		t.Logf("waited %v", waited)
+		assert.LessOrEqual(t, waited, bt, "an Error log call waits at most BlockTimeout while the consumer paces")
+	})
 }

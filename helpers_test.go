@@ -108,7 +108,7 @@ func (g *gateSink) waitStarted(t *testing.T) {
 	select {
 	case <-g.started:
 	case <-time.After(10 * time.Second):
-		t.Fatal("no Write began within 10s")
+		require.Fail(t, "no Write began within 10s")
 	}
 }
 
@@ -160,4 +160,10 @@ func checkIdentity(t *testing.T, s asynclog.Stats) {
 	t.Helper()
 	require.Zero(t, s.Queued, "nothing left queued after Shutdown: %+v", s)
 	require.Equal(t, s.Enqueued, s.Delivered+s.Dropped+s.Failed+uint64(s.Queued), "Enqueued = Delivered + Dropped + Failed + Queued: %+v", s)
+}
+
+// addsUp says whether a snapshot keeps Enqueued = Delivered + Dropped +
+// Failed + Queued, for checks taken while records are still moving.
+func addsUp(s asynclog.Stats) bool {
+	return s.Enqueued == s.Delivered+s.Dropped+s.Failed+uint64(s.Queued)
 }

@@ -2,9 +2,14 @@ package asynclog_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -80,38 +85,41 @@ func TestOverflowPolicies(t *testing.T) {
 func TestKeepLevel(t *testing.T) {
 	for _, policy := range []asynclog.Overflow{asynclog.DropNewest, asynclog.DropOldest} {
 		t.Run(policy.String(), func(t *testing.T) {
-			sink := newRecSink()
-			gate := newGateSink(sink, true)
-			q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 100, OnFull: policy})
-			l := slog.New(asynclog.NewHandler(q, nil))
-			logN(l, slog.LevelInfo, 0, 1)
-			gate.waitStarted(t)
-			logN(l, slog.LevelError, 1, 2) // fills the queue with kept records
-			logN(l, slog.LevelInfo, 3, 5)  // dropped: nothing droppable to evict
+			synctest.Test(t, func(t *testing.T) {
+				sink := newRecSink()
+				gate := newGateSink(sink, true)
+				q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 100, OnFull: policy})
+				l := slog.New(asynclog.NewHandler(q, nil))
+				logN(l, slog.LevelInfo, 0, 1)
+				gate.waitStarted(t)
+				logN(l, slog.LevelError, 1, 2) // fills the queue with kept records
+				logN(l, slog.LevelInfo, 3, 5)  // dropped: nothing droppable to evict
 
-			waited := make(chan struct{})
-			go func() {
-				defer close(waited)
-				logN(l, slog.LevelError, 8, 1) // waits for room
-			}()
-			select {
-			case <-waited:
-				t.Fatal("an Error record was dropped or jumped the queue instead of waiting for room")
-			case <-time.After(50 * time.Millisecond): // proving a wait: nothing could signal its absence
-			}
-			gate.open()
-			<-waited
-			require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "Close reports the Info records dropped")
-			var got []float64
-			for _, r := range sink.all() {
-				if r.Message == "rec" {
-					got = append(got, decode(t, r.Encoded)["i"].(float64))
+				waited := make(chan struct{})
+				go func() {
+					defer close(waited)
+					logN(l, slog.LevelError, 8, 1) // waits for room
+				}()
+				synctest.Wait() // the log call is blocked, or has returned
+				select {
+				case <-waited:
+					require.Fail(t, "an Error record was dropped or jumped the queue instead of waiting for room")
+				default:
 				}
-			}
-			assert.Equal(t, []float64{0, 1, 2, 8}, got, "every Error record delivered, in order")
-			s := q.Stats()
-			assert.Equal(t, uint64(5), s.Dropped, "the Info records")
-			checkIdentity(t, s)
+				gate.open()
+				<-waited
+				require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "Close reports the Info records dropped")
+				var got []float64
+				for _, r := range sink.all() {
+					if r.Message == "rec" {
+						got = append(got, decode(t, r.Encoded)["i"].(float64))
+					}
+				}
+				assert.Equal(t, []float64{0, 1, 2, 8}, got, "every Error record delivered, in order")
+				s := q.Stats()
+				assert.Equal(t, uint64(5), s.Dropped, "the Info records")
+				checkIdentity(t, s)
+			})
 		})
 	}
 }
@@ -119,55 +127,60 @@ func TestKeepLevel(t *testing.T) {
 // TestBlockDeadSinkCostsOneWait: in Block mode a dead sink costs the caller
 // one bounded wait; later records drop without waiting until there is room.
 func TestBlockDeadSinkCostsOneWait(t *testing.T) {
-	gate := newGateSink(nil, true)
-	q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1, BlockTimeout: 200 * time.Millisecond})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelInfo, 0, 1)
-	gate.waitStarted(t)
-	logN(l, slog.LevelInfo, 1, 2) // fills the queue
+	synctest.Test(t, func(t *testing.T) {
+		gate := newGateSink(nil, true)
+		q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1, BlockTimeout: 200 * time.Millisecond})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelInfo, 0, 1)
+		gate.waitStarted(t)
+		logN(l, slog.LevelInfo, 1, 2) // fills the queue
 
-	start := time.Now()
-	logN(l, slog.LevelInfo, 3, 1)
-	first := time.Since(start)
-	assert.GreaterOrEqual(t, first, 200*time.Millisecond, "the first caller waits BlockTimeout")
+		start := time.Now()
+		logN(l, slog.LevelInfo, 3, 1)
+		first := time.Since(start)
+		assert.Equal(t, 200*time.Millisecond, first, "the first caller waits BlockTimeout (exact: synctest's clock)")
 
-	start = time.Now()
-	logN(l, slog.LevelInfo, 4, 100)
-	assert.Less(t, time.Since(start), 100*time.Millisecond, "later callers do not wait again")
-	assert.Equal(t, uint64(101), q.Stats().Dropped, "dropped and counted")
+		start = time.Now()
+		logN(l, slog.LevelInfo, 4, 100)
+		assert.Zero(t, time.Since(start), "later callers do not wait again")
+		assert.Equal(t, uint64(101), q.Stats().Dropped, "dropped and counted")
 
-	gate.open()
-	require.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrDropped, "the Flush after the drops reports them")
-	logN(l, slog.LevelInfo, 104, 3) // room again: accepted
-	require.NoError(t, q.Close(), "nothing lost since that Flush")
-	s := q.Stats()
-	assert.Equal(t, uint64(101), s.Dropped, "nothing more dropped once the sink is back")
-	checkIdentity(t, s)
+		gate.open()
+		require.ErrorIs(t, q.Flush(context.Background()), asynclog.ErrDropped, "the Flush after the drops reports them")
+		logN(l, slog.LevelInfo, 104, 3) // room again: accepted
+		require.NoError(t, q.Close(), "nothing lost since that Flush")
+		s := q.Stats()
+		assert.Equal(t, uint64(101), s.Dropped, "nothing more dropped once the sink is back")
+		checkIdentity(t, s)
+	})
 }
 
 // TestBlockWaitsForRoom: in Block mode the caller waits and nothing is lost.
 func TestBlockWaitsForRoom(t *testing.T) {
-	sink := newRecSink()
-	gate := newGateSink(sink, true)
-	q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1})
-	l := slog.New(asynclog.NewHandler(q, nil))
-	logN(l, slog.LevelDebug+4, 0, 3)
-	gate.waitStarted(t)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		logN(l, slog.LevelInfo, 3, 5)
-	}()
-	select {
-	case <-done:
-		t.Fatal("the caller did not wait for room")
-	case <-time.After(50 * time.Millisecond):
-	}
-	gate.open()
-	<-done
-	require.NoError(t, q.Close())
-	assert.Len(t, sink.all(), 8, "nothing lost")
-	checkIdentity(t, q.Stats())
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		gate := newGateSink(sink, true)
+		q := newQueue(t, gate, asynclog.Options{Size: 2, BatchSize: 1})
+		l := slog.New(asynclog.NewHandler(q, nil))
+		logN(l, slog.LevelDebug+4, 0, 3)
+		gate.waitStarted(t)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			logN(l, slog.LevelInfo, 3, 5)
+		}()
+		synctest.Wait() // the caller is blocked, or has returned
+		select {
+		case <-done:
+			require.Fail(t, "the caller did not wait for room")
+		default:
+		}
+		gate.open()
+		<-done
+		require.NoError(t, q.Close())
+		assert.Len(t, sink.all(), 8, "nothing lost")
+		checkIdentity(t, q.Stats())
+	})
 }
 
 func TestNewQueueBadInput(t *testing.T) {
@@ -198,4 +211,126 @@ func TestNewQueueBadInput(t *testing.T) {
 			assert.True(t, strings.Contains(err.Error(), tc.want), "error %q names the mistake %q", err, tc.want)
 		})
 	}
+}
+
+// TestRecordOfMaxBytesIsKeptAndOneByteMoreIsDropped: a record of exactly
+// MaxBytes is queued and delivered byte for byte, one of MaxBytes+1 is
+// dropped (and Flush reports that one drop, once), and a line that is empty
+// after trimming is not a record.
+func TestRecordOfMaxBytesIsKeptAndOneByteMoreIsDropped(t *testing.T) {
+	var mu sync.Mutex
+	var got [][]byte
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		mu.Lock()
+		for _, r := range b {
+			got = append(got, append([]byte(nil), r.Encoded...))
+		}
+		mu.Unlock()
+		return nil
+	})
+	const mb = 1000
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 4, MaxBytes: mb, OnError: func(error) {}})
+	require.NoError(t, err, "NewQueue")
+	w := asynclog.NewWriter(q)
+	exact := strings.Repeat("a", mb)
+	over := strings.Repeat("b", mb+1)
+	w.Write([]byte(exact))
+	w.Write([]byte(over))
+	w.Write([]byte("\n")) // empty after trimming: not a record
+	w.Write([]byte("c"))
+	err = q.Flush(context.Background())
+	if assert.ErrorIs(t, err, asynclog.ErrDropped, "Flush reports the drop") {
+		assert.Contains(t, err.Error(), ": 1", "one record dropped")
+	}
+	assert.NoError(t, q.Flush(context.Background()), "a second Flush has nothing new to report")
+	q.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	var texts []string
+	for _, b := range got {
+		if !strings.HasPrefix(string(b), "{") { // not the drop notice
+			texts = append(texts, string(b))
+		}
+	}
+	assert.Equal(t, []string{exact, "c"}, texts, "records delivered byte for byte")
+}
+
+// TestRecordsOfEverySizeFromManyProducersArriveIntact: many producers,
+// random sizes from 40 B to MaxBytes+1, DropOldest with a small MaxBytes so
+// that the store grows, wraps and evicts across its end: every delivered
+// record is exactly a line that was logged (each line carries its own
+// length and a pattern), and the stats agree with what the sink counted.
+func TestRecordsOfEverySizeFromManyProducersArriveIntact(t *testing.T) {
+	const mb = 4096
+	var bad atomic.Pointer[string]
+	var n atomic.Int64
+	sink := asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error {
+		for _, r := range b {
+			e := string(r.Encoded)
+			if strings.HasPrefix(e, "{") { // drop notice
+				continue
+			}
+			var p, i, l int
+			if _, err := fmt.Sscanf(e, "level=%s", new(string)); err != nil {
+				bad.Store(&e)
+				continue
+			}
+			idx := strings.Index(e, " id=")
+			if idx < 0 {
+				bad.Store(&e)
+				continue
+			}
+			if _, err := fmt.Sscanf(e[idx:], " id=%d/%d len=%d ", &p, &i, &l); err != nil || l != len(e) || e != lineOfLen(r.Level >= slog.LevelError, p, i, l) {
+				bad.Store(&e)
+			}
+			n.Add(1)
+		}
+		if rand.IntN(4) == 0 {
+			// Load, not synchronisation: a sink that is sometimes slow, so
+			// that the store fills and evicts.
+			time.Sleep(100 * time.Microsecond)
+		}
+		return nil
+	})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Size: 64, MaxBytes: mb, OnFull: asynclog.DropOldest, BatchSize: 7, OnError: func(error) {}})
+	require.NoError(t, err, "NewQueue")
+	w := asynclog.NewWriter(q)
+	var wg sync.WaitGroup
+	for p := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 400 {
+				l := 40 + rand.IntN(mb/3)
+				if rand.IntN(50) == 0 {
+					l = mb + rand.IntN(2) // exactly MaxBytes, or one more
+				}
+				w.Write([]byte(lineOfLen(i%4 == 0, p, i, l)))
+			}
+		}()
+	}
+	wg.Wait()
+	_ = q.Flush(context.Background())
+	q.Close()
+	if e := bad.Load(); e != nil {
+		assert.Fail(t, "corrupted record delivered", "%d B: %.120q", len(*e), *e)
+	}
+	s := q.Stats()
+	checkIdentity(t, s)
+	assert.Equal(t, n.Load(), int64(s.Delivered), "Delivered counts what the sink received: %+v", s)
+}
+
+// lineOfLen is a logfmt line of exactly l bytes (l >= 40).
+func lineOfLen(kept bool, p, i, l int) string {
+	lvl := "INFO "
+	if kept {
+		lvl = "ERROR"
+	}
+	head := fmt.Sprintf("level=%s id=%d/%d len=%d ", lvl, p, i, l)
+	var b strings.Builder
+	b.WriteString(head)
+	for j := b.Len(); j < l; j++ {
+		b.WriteByte(byte('a' + (p*7+i+j)%26))
+	}
+	return b.String()
 }

@@ -73,7 +73,7 @@ func TestMemStoreMatchesAModel(t *testing.T) {
 				if rng.IntN(3) == 0 {
 					lvl = slog.LevelError
 				}
-				rec := atkRec(step, max(n, 0), lvl)
+				rec := testRec(step, max(n, 0), lvl)
 				if m.never(rec) {
 					if len(rec.Encoded) <= maxBytes {
 						t.Fatalf("seed %d: never() for %d <= MaxBytes %d", seed, len(rec.Encoded), maxBytes)

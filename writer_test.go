@@ -162,3 +162,23 @@ func ExampleNewWriter() {
 	// checkout: order placed
 	// checkout: level=warn msg="stock low"
 }
+
+// TestWriterJSONAndLogfmtLinesAllocateNothing: once warm, a Write of a JSON
+// line and of a logfmt line each allocate nothing, even under -race.
+func TestWriterJSONAndLogfmtLinesAllocateNothing(t *testing.T) {
+	q, err := asynclog.NewQueue(asynclog.SinkFunc(func(context.Context, []asynclog.Record) error { return nil }), asynclog.Options{OnFull: asynclog.DropNewest, OnError: func(error) {}})
+	require.NoError(t, err, "NewQueue")
+	defer q.Close()
+	w := asynclog.NewWriter(q)
+	line := []byte(`{"level":"warn","msg":"hello \"x\"","k":1}` + "\n")
+	lf := []byte("time=now level=ERROR msg=\"boom\" k=v\n")
+	w.Write(line)
+	// AllocsPerRun counts every goroutine's allocations, and an earlier
+	// test's queue may still be winding down: an allocation of the Write
+	// itself shows in every run, so the fewest of a few runs is the count.
+	best := testing.AllocsPerRun(200, func() { w.Write(line); w.Write(lf) })
+	for range 4 {
+		best = min(best, testing.AllocsPerRun(200, func() { w.Write(line); w.Write(lf) }))
+	}
+	assert.Zero(t, best, "allocations per pair of Writes")
+}
