@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz each front-end target for a short, bounded time (one target per
 # invocation: -fuzz takes one). The seed corpus in testdata/fuzz already
-# runs in the ordinary `go test -race ./...`; this pass looks for new inputs.
+# runs with the tests (scripts/test-all.sh); this pass looks for new inputs.
 # A failing input is written to testdata/fuzz/<Target>/ and fails CI; check
 # it in with the fix. FUZZTIME overrides the per-target time.
 set -euo pipefail
