@@ -1,6 +1,7 @@
 package httpsink
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"math"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/asynclog/asynclog"
 )
@@ -191,7 +193,7 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 		{Time: time.Unix(1, 0), Message: "m", Encoded: []byte(`{"level":"info","ts":1.5,"msg":"m","n":1,"f":2.5,"e":1e3,"o":{"a":[true,null,"s"]}}`)},
 		{Time: time.Unix(2, 0), Message: "m", Encoded: []byte(`{"time":"x","level":"INFO","msg":"m"}`)},
 	}
-	for _, f := range []Format{NDJSON, JSONArray, OTLP} {
+	for _, f := range []Format{NDJSON, JSONArray, OTLP, OTLPProtobuf} {
 		t.Run(f.String(), func(t *testing.T) {
 			s, err := New("http://127.0.0.1:1/", Options{Format: f, ServiceName: "s"})
 			require.NoError(t, err, "New")
@@ -207,11 +209,19 @@ func FuzzTranscode(f *testing.F) {
 		f.Add(s)
 	}
 	e := newOTLPEncoder(Options{ServiceName: "s"}, noEnv)
+	pe := newProtoEncoder(Options{ServiceName: "s"}, noEnv)
 	f.Fuzz(func(t *testing.T, in string) {
 		r := asynclog.Record{Message: "m", Encoded: []byte(in)}
 		out := e.appendLogRecord(nil, &r)
 		if !json.Valid(out) {
 			t.Fatalf("invalid JSON for %q: %s", in, out)
+		}
+		pb := pe.appendLogRecord(nil, &r)
+		if !validWire(pb) {
+			t.Fatalf("invalid protobuf for %q: %x", in, pb)
+		}
+		if fellBack, pbFellBack := bytes.Contains(out, []byte(`"log.record.original"`)), bytes.Contains(pb, []byte("log.record.original")); fellBack != pbFellBack && !strings.Contains(in, "log.record.original") {
+			t.Fatalf("JSON and protobuf disagree on falling back for %q", in)
 		}
 		var obj map[string]any
 		isObject := json.Unmarshal([]byte(in), &obj) == nil && obj != nil && strings.Count(in, "{")+strings.Count(in, "[") < maxDepth
@@ -219,6 +229,22 @@ func FuzzTranscode(f *testing.F) {
 			t.Fatalf("a valid JSON object fell back to log.record.original: %q", in)
 		}
 	})
+}
+
+// validWire reports whether b is a run of well-formed protobuf fields.
+func validWire(b []byte) bool {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
