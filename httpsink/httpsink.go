@@ -68,9 +68,15 @@ func (f Format) String() string {
 type Options struct {
 	// Format is the body's wire format. Default NDJSON.
 	Format Format
-	// Headers are added to every request, for example Authorization. Their
-	// values never appear in errors. nil: none. Content-Type and
-	// Content-Encoding are set by the sink.
+	// Headers are added to every request, for example Authorization. The
+	// values of credentials (Authorization, Proxy-Authorization, Cookie,
+	// and headers whose names contain key, token, secret, auth, password,
+	// passwd, session, cookie, credential or signature) never appear in
+	// errors, in any encoding a server may echo them in; other headers
+	// are settings, quoted as they are. nil: none. Content-Type and
+	// Content-Encoding are set by the sink. A 307 or 308 redirect to
+	// another origin (scheme, host or port) is followed without any of
+	// them.
 	Headers http.Header
 	// Gzip compresses each body and sets Content-Encoding: gzip.
 	Gzip bool
