@@ -238,7 +238,7 @@ func New(rawURL string, opts Options) (*Sink, error) {
 		c := *s.client // the caller's Transport, Jar and Timeout; our redirect policy
 		s.client = &c
 	}
-	s.client.CheckRedirect = keepBody(s.client.CheckRedirect)
+	s.client.CheckRedirect = keepBody(s.client.CheckRedirect, s.headers)
 	s.secrets = secretsOf(u, s.headers)
 	switch s.format {
 	case OTLP:
@@ -277,11 +277,21 @@ var errRedirectLoop = errors.New("stopped after " + strconv.Itoa(maxRedirects) +
 // 301, 302 and 303 by turning the POST into a GET without the body, which
 // would lose the batch while the page it lands on answers 200: such a
 // redirect is not followed, so that the sink sees the 3xx and reports it.
-// 307 and 308 resend the POST with its body and are left to next.
-func keepBody(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+// 307 and 308 resend the POST with its body and are left to next, without
+// a Referer (which would quote the URL's query) and, to another origin
+// than the sink's URL, without the configured headers: Go drops only
+// Authorization and cookies, and only for another host.
+func keepBody(next func(*http.Request, []*http.Request) error, configured http.Header) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if req.Method != via[0].Method {
 			return http.ErrUseLastResponse
+		}
+		req.Header.Del("Referer")
+		if origin(req.URL) != origin(via[0].URL) {
+			for k := range configured {
+				delete(req.Header, k) // as the sink set it, canonical or not
+				req.Header.Del(k)
+			}
 		}
 		if next != nil {
 			return next(req, via)
@@ -291,6 +301,15 @@ func keepBody(next func(*http.Request, []*http.Request) error) func(*http.Reques
 		}
 		return nil
 	}
+}
+
+// origin returns u's scheme, host and port, the port made explicit.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // Close closes the idle connections of the sink's own client. It does not
