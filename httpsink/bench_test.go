@@ -41,7 +41,7 @@ func benchRecords(b *testing.B, n int) []asynclog.Record {
 	return recs
 }
 
-var benchFormats = []Format{NDJSON, JSONArray, OTLP, OTLPProtobuf}
+var benchFormats = []Format{NDJSON, JSONArray, OTLP, OTLPProtobuf, ElasticBulk}
 
 // reportPerRecord reports wire bytes, allocations and allocated bytes per
 // record over the b.N batches just run.

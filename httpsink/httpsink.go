@@ -45,6 +45,23 @@ const (
 	// for one). A partial success in the answer is read from protobuf, or
 	// from JSON if the answer's Content-Type says JSON.
 	OTLPProtobuf
+	// ElasticBulk sends Elasticsearch's _bulk format, for an endpoint such
+	// as http://host:9200/<index>/_bulk (the URL names the index, unless
+	// Options.Index does): each record's Encoded object is a document,
+	// after an action line {"create":{}}, each line ended by '\n', with
+	// Content-Type application/x-ndjson. A raw line break in a record is
+	// escaped (in a JSON string) or made a space (between tokens), so that
+	// no record can split or pass for an action line.
+	//
+	// The answer is read item by item: with "errors": true, the records
+	// whose items were refused count as rejected, reported as
+	// [asynclog.Partial] like an OTLP partial success; those refused with
+	// 429 Too Many Requests are first sent again, those alone, by Write
+	// itself (the queue retries a batch or its rest, not records scattered
+	// through it): up to 4 times, after 100 ms, then twice as long each
+	// time, within the Write's ctx. Whatever is still refused then counts
+	// as rejected. A 429 for the whole request is retried by the queue.
+	ElasticBulk
 )
 
 // String returns the format's name.
@@ -58,6 +75,8 @@ func (f Format) String() string {
 		return "OTLP"
 	case OTLPProtobuf:
 		return "OTLPProtobuf"
+	case ElasticBulk:
+		return "ElasticBulk"
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
 }
@@ -111,6 +130,13 @@ type Options struct {
 	// a valid header name; it takes the place of a header of that name in
 	// Headers.
 	IdempotencyHeader string
+
+	// Index is the Elasticsearch index or data stream that ElasticBulk's
+	// action lines name ({"create":{"_index":"logs-app"}}). "" (the
+	// default): none, so the URL must name it (http://host:9200/logs-app/_bulk),
+	// or the server picks (VictoriaLogs' /insert/elasticsearch/_bulk).
+	// Other formats ignore it.
+	Index string
 
 	// ServiceName is the OTLP resource's service.name. "" means the
 	// OTEL_SERVICE_NAME environment variable, else a service.name in
@@ -177,6 +203,10 @@ type Sink struct {
 	seed        maphash.Seed
 	secrets     []string // header values, user info and query values, never to be quoted
 	bodyReader  bodyReaders
+	action      []byte                               // ElasticBulk's action line
+	bulk        bulkAnswer                           // what the last bulk answer refused
+	again       []asynclog.Record                    // records of a bulk request to resend
+	after       func(time.Duration) <-chan time.Time // time.After; a test's own clock
 }
 
 var _ asynclog.Sink = (*Sink)(nil)
@@ -209,7 +239,7 @@ func New(rawURL string, opts Options) (*Sink, error) {
 	if h := opts.IdempotencyHeader; h != "" && !validHeaderName(h) {
 		return nil, fmt.Errorf("httpsink: Options.IdempotencyHeader %q is not a valid header name", h)
 	}
-	if opts.Format < NDJSON || opts.Format > OTLPProtobuf {
+	if opts.Format < NDJSON || opts.Format > ElasticBulk {
 		return nil, fmt.Errorf("httpsink: Options.Format is not a known format (%d)", int(opts.Format))
 	}
 	s := &Sink{
@@ -240,6 +270,8 @@ func New(rawURL string, opts Options) (*Sink, error) {
 	}
 	s.client.CheckRedirect = keepBody(s.client.CheckRedirect, s.headers)
 	s.secrets = secretsOf(u, s.headers)
+	s.action = bulkAction(opts.Index)
+	s.after = time.After
 	switch s.format {
 	case OTLP:
 		s.otlp = newOTLPEncoder(opts, lookupEnv)
@@ -385,8 +417,13 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 		if err != nil {
 			return s.stopped(err, batch[sent:], sent, st)
 		}
-		sent += n
 		st.req++
+		if len(s.bulk.retry) > 0 {
+			r, m := s.resend(ctx, batch[sent:sent+n], &st)
+			rejected += r
+			msg = joinMsg(msg, m)
+		}
+		sent += n
 		st.rejected += rejected
 		if msg != "" && st.msg == "" {
 			st.msg = msg
@@ -473,6 +510,8 @@ func (s *Sink) encode(recs []asynclog.Record) int {
 		var n int
 		s.body, s.bodyOff, n = s.proto.encode(s.body, recs, s.maxBody)
 		return n
+	case ElasticBulk:
+		return s.encodeBulk(recs, s.maxBody)
 	}
 	return s.encodeNDJSON(recs)
 }
@@ -499,11 +538,11 @@ func (s *Sink) encodeNDJSON(recs []asynclog.Record) int {
 	b := s.body[:0]
 	n := 0
 	for i := range recs {
-		e, size := encoded(&recs[i])
+		e, size := oneLineSize(&recs[i])
 		if n > 0 && len(b)+size+1 > s.maxBody {
 			break
 		}
-		b = appendEncoded(b, e)
+		b = appendOneLine(b, e)
 		b = append(b, '\n')
 		n++
 	}
@@ -531,7 +570,7 @@ func (s *Sink) encodeArray(recs []asynclog.Record) int {
 
 func (s *Sink) contentType() string {
 	switch s.format {
-	case NDJSON:
+	case NDJSON, ElasticBulk:
 		return "application/x-ndjson"
 	case OTLPProtobuf:
 		return "application/x-protobuf"
@@ -602,6 +641,10 @@ func (s *Sink) post(ctx context.Context, n int, key string) (rejected int, msg s
 	timer := time.AfterFunc(s.bodyTimeout, cancel)
 	defer timer.Stop()
 	read := maxResponseBytes
+	s.bulk = bulkAnswer{retry: s.bulk.retry[:0]}
+	if resp.StatusCode/100 == 2 && s.format == ElasticBulk {
+		s.bulk = parseBulk(io.LimitReader(resp.Body, maxBulkResponseBytes), n, s.bulk.retry)
+	}
 	if resp.StatusCode/100 == 2 && s.format != OTLP && s.format != OTLPProtobuf {
 		read = 0
 	}
@@ -616,6 +659,8 @@ func (s *Sink) post(ctx context.Context, n int, key string) (rejected int, msg s
 			rejected, msg = parsePartialSuccessProto(s.respBuf)
 		case s.format == OTLP || s.format == OTLPProtobuf:
 			rejected, msg = parsePartialSuccess(s.respBuf)
+		case s.format == ElasticBulk:
+			rejected, msg = s.bulk.refused, s.bulk.msg
 		}
 		if msg != "" {
 			msg = quoteBody([]byte(s.redactText(msg)))

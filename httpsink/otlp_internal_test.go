@@ -193,7 +193,7 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 		{Time: time.Unix(1, 0), Message: "m", Encoded: []byte(`{"level":"info","ts":1.5,"msg":"m","n":1,"f":2.5,"e":1e3,"o":{"a":[true,null,"s"]}}`)},
 		{Time: time.Unix(2, 0), Message: "m", Encoded: []byte(`{"time":"x","level":"INFO","msg":"m"}`)},
 	}
-	for _, f := range []Format{NDJSON, JSONArray, OTLP, OTLPProtobuf} {
+	for _, f := range []Format{NDJSON, JSONArray, OTLP, OTLPProtobuf, ElasticBulk} {
 		t.Run(f.String(), func(t *testing.T) {
 			s, err := New("http://127.0.0.1:1/", Options{Format: f, ServiceName: "s"})
 			require.NoError(t, err, "New")
