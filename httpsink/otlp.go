@@ -287,8 +287,9 @@ type transcoder struct {
 
 // lexer scans one record's JSON; both OTLP encodings read records with it.
 type lexer struct {
-	in []byte
-	i  int
+	in      []byte
+	i       int
+	escaped bool // the last string str returned has an escape
 }
 
 // keyFilter recognises the top-level members that OTLP carries in fields
@@ -372,6 +373,20 @@ func (t *transcoder) object() error {
 	return nil
 }
 
+// skips reports whether skip would drop a member with this key, without
+// recording it.
+func (t *keyFilter) skips(key []byte) bool {
+	if t.omitted&(1<<63) == 0 && bytes.Equal(key, t.levelKey) {
+		return true
+	}
+	for i, k := range t.omit {
+		if i < 63 && t.omitted&(1<<i) == 0 && bytes.Equal(key, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // skip reports whether a top-level member is the front end's own time,
 // level or message (its first occurrence only), and keeps the level.
 func (t *keyFilter) skip(key, raw []byte) bool {
@@ -399,6 +414,7 @@ func (t *lexer) str() ([]byte, error) {
 	start := t.i
 	t.i++
 	ascii := true
+	t.escaped = false
 	for t.i < len(t.in) {
 		c := t.in[t.i]
 		switch {
@@ -410,6 +426,7 @@ func (t *lexer) str() ([]byte, error) {
 			}
 			return s, nil
 		case c == '\\':
+			t.escaped = true
 			if t.i+1 >= len(t.in) {
 				return nil, errSyntax
 			}

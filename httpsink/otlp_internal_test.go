@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +263,39 @@ func TestQuoteBody(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, quoteBody([]byte(tc.in)), "quoteBody")
 		})
+	}
+}
+
+// TestShortDecimal: the fast path gives ParseFloat's value, bit for bit,
+// and leaves what it does not handle to it.
+func TestShortDecimal(t *testing.T) {
+	for _, lit := range []string{"0.5", "-0.25", "1796163011.05947", "0.1", "-0.0", "123456789.012345", "9.99999999999999", "0.00000000000001", "3.14159265358979"} {
+		f, ok := shortDecimal([]byte(lit))
+		require.True(t, ok, "%s takes the fast path", lit)
+		want, err := strconv.ParseFloat(lit, 64)
+		require.NoError(t, err, "ParseFloat(%s)", lit)
+		assert.Equal(t, math.Float64bits(want), math.Float64bits(f), "%s: the same bits as ParseFloat", lit)
+	}
+	for _, lit := range []string{"1", "1.", ".5", "01.5", "00.5", "1e5", "1.5e3", "-", "-.5", "1.2.3", "1234567890.1234567", "1796163011.0594788", "0.000000000000001", "1-2.5", "+1.5"} {
+		_, ok := shortDecimal([]byte(lit))
+		assert.False(t, ok, "%s is left to the general path", lit)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		lit := strconv.FormatFloat(r.NormFloat64()*math.Pow(10, float64(r.IntN(12)-3)), 'f', r.IntN(10)+1, 64)
+		if f, ok := shortDecimal([]byte(lit)); ok {
+			want, _ := strconv.ParseFloat(lit, 64)
+			require.Equal(t, math.Float64bits(want), math.Float64bits(f), "%s: the same bits as ParseFloat", lit)
+		}
+	}
+}
+
+func TestParseInt64AgreesWithFitsInt64(t *testing.T) {
+	for _, lit := range []string{"0", "-0", "1", "-1", "01", "-01", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "99999999999999999999", "12a", "-", ""} {
+		i, ok := parseInt64([]byte(lit))
+		assert.Equal(t, fitsInt64([]byte(lit)), ok, "%q: parseInt64 takes what fitsInt64 takes", lit)
+		if want, err := strconv.ParseInt(lit, 10, 64); ok && err == nil {
+			assert.Equal(t, want, i, "%q: the value", lit)
+		}
 	}
 }

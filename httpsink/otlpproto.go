@@ -65,20 +65,44 @@ func newProtoEncoder(opts Options, env func(string) (string, bool)) *protoEncode
 	e.levelKey, e.omit = otlpKeys(opts)
 	var res []byte
 	for _, a := range resourceAttrs(opts, env) {
-		res = protowire.AppendTag(res, pbResourceAttributes, protowire.BytesType)
+		res = appendTag(res, pbResourceAttributes, protowire.BytesType)
 		var kv int
 		res, kv = openLen(res)
 		res = appendProtoKeyValue(res, a, 0)
 		res = closeLen(res, kv)
 	}
-	e.resource = protowire.AppendBytes(protowire.AppendTag(nil, pbResourceLogsResource, protowire.BytesType), res)
+	e.resource = appendBytes(appendTag(nil, pbResourceLogsResource, protowire.BytesType), res)
 	var scope []byte
-	scope = protowire.AppendTag(scope, pbScopeName, protowire.BytesType)
-	scope = protowire.AppendString(scope, scopeName)
-	e.scope = protowire.AppendBytes(protowire.AppendTag(nil, pbScopeLogsScope, protowire.BytesType), scope)
+	scope = appendTag(scope, pbScopeName, protowire.BytesType)
+	scope = appendStr(scope, scopeName)
+	e.scope = appendBytes(appendTag(nil, pbScopeLogsScope, protowire.BytesType), scope)
 	// Two tags of one byte and two lengths of at most ten.
 	e.gap = 2 + 2*protowire.SizeVarint(math.MaxUint64) + len(e.resource) + len(e.scope)
 	return e
+}
+
+// appendTag appends a field's tag. Every field number here is below 16,
+// so a tag is one byte.
+func appendTag(b []byte, num protowire.Number, typ protowire.Type) []byte {
+	return append(b, byte(num)<<3|byte(typ))
+}
+
+// appendVarint is protowire.AppendVarint with its common case inlined.
+func appendVarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return protowire.AppendVarint(b, v)
+}
+
+// appendBytes appends a length-delimited value.
+func appendBytes(b, v []byte) []byte {
+	return append(appendVarint(b, uint64(len(v))), v...)
+}
+
+// appendStr appends a length-delimited string.
+func appendStr(b []byte, v string) []byte {
+	return append(appendVarint(b, uint64(len(v))), v...)
 }
 
 // openLen reserves a byte for the length of the field whose bytes follow,
@@ -116,8 +140,8 @@ func (e *protoEncoder) encode(b []byte, recs []asynclog.Record, max int) (body [
 		if n > 0 && len(b)+1+protowire.SizeBytes(len(e.rec)) > max {
 			break
 		}
-		b = protowire.AppendTag(b, pbScopeLogsLogRecords, protowire.BytesType)
-		b = protowire.AppendBytes(b, e.rec)
+		b = appendTag(b, pbScopeLogsLogRecords, protowire.BytesType)
+		b = appendBytes(b, e.rec)
 		n++
 	}
 	records := len(b) - e.gap
@@ -125,11 +149,11 @@ func (e *protoEncoder) encode(b []byte, recs []asynclog.Record, max int) (body [
 	resourceLogs := len(e.resource) + 1 + protowire.SizeBytes(scopeLogs)
 	off = e.gap - (1 + protowire.SizeBytes(resourceLogs) - records)
 	// The envelope fills b[off:e.gap] exactly, in b's own memory.
-	h := protowire.AppendTag(b[off:off], pbRequestResourceLogs, protowire.BytesType)
-	h = protowire.AppendVarint(h, uint64(resourceLogs))
+	h := appendTag(b[off:off], pbRequestResourceLogs, protowire.BytesType)
+	h = appendVarint(h, uint64(resourceLogs))
 	h = append(h, e.resource...)
-	h = protowire.AppendTag(h, pbResourceLogsScopeLogs, protowire.BytesType)
-	h = protowire.AppendVarint(h, uint64(scopeLogs))
+	h = appendTag(h, pbResourceLogsScopeLogs, protowire.BytesType)
+	h = appendVarint(h, uint64(scopeLogs))
 	_ = append(h, e.scope...)
 	return b, off, n
 }
@@ -138,12 +162,12 @@ func (e *protoEncoder) encode(b []byte, recs []asynclog.Record, max int) (body [
 // [otlpEncoder] does in JSON.
 func (e *protoEncoder) appendLogRecord(b []byte, r *asynclog.Record) []byte {
 	if !r.Time.IsZero() {
-		b = protowire.AppendTag(b, pbLogTime, protowire.Fixed64Type)
+		b = appendTag(b, pbLogTime, protowire.Fixed64Type)
 		b = protowire.AppendFixed64(b, uint64(r.Time.UnixNano()))
 	}
-	b = protowire.AppendTag(b, pbLogSeverityNumber, protowire.VarintType)
-	b = protowire.AppendVarint(b, uint64(severityNumber(r.Level)))
-	b = protowire.AppendTag(b, pbLogBody, protowire.BytesType)
+	b = appendTag(b, pbLogSeverityNumber, protowire.VarintType)
+	b = appendVarint(b, uint64(severityNumber(r.Level)))
+	b = appendTag(b, pbLogBody, protowire.BytesType)
 	b, start := openLen(b)
 	b = appendProtoString(b, pbAnyString, r.Message)
 	b = closeLen(b, start)
@@ -158,32 +182,32 @@ func (e *protoEncoder) appendLogRecord(b []byte, r *asynclog.Record) []byte {
 	if err != nil {
 		// Not a JSON object: keep the record whole, as the JSON encoding does.
 		var kv, v int
-		b = protowire.AppendTag(b[:mark], pbLogAttributes, protowire.BytesType)
+		b = appendTag(b[:mark], pbLogAttributes, protowire.BytesType)
 		b, kv = openLen(b)
 		b = appendProtoString(b, pbKeyValueKey, "log.record.original")
-		b = protowire.AppendTag(b, pbKeyValueValue, protowire.BytesType)
+		b = appendTag(b, pbKeyValueValue, protowire.BytesType)
 		b, v = openLen(b)
 		b = appendProtoString(b, pbAnyString, string(t.in))
 		b = closeLen(b, v)
 		b = closeLen(b, kv)
 		t.level = nil
 	}
-	b = protowire.AppendTag(b, pbLogSeverityText, protowire.BytesType)
+	b = appendTag(b, pbLogSeverityText, protowire.BytesType)
 	if t.level != nil {
 		b, start = openLen(b)
 		b = appendUnquoted(b, t.level)
 		return closeLen(b, start)
 	}
-	return protowire.AppendString(b, r.Level.String())
+	return appendStr(b, r.Level.String())
 }
 
 // appendProtoString writes a string field; each byte of invalid UTF-8,
 // which protobuf strings may not hold, becomes U+FFFD, as in the JSON
 // encoding.
 func appendProtoString(b []byte, field protowire.Number, s string) []byte {
-	b = protowire.AppendTag(b, field, protowire.BytesType)
+	b = appendTag(b, field, protowire.BytesType)
 	if utf8.ValidString(s) {
-		return protowire.AppendString(b, s)
+		return appendStr(b, s)
 	}
 	b, start := openLen(b)
 	for _, r := range s { // ranging yields U+FFFD for each invalid byte
@@ -195,7 +219,7 @@ func appendProtoString(b []byte, field protowire.Number, s string) []byte {
 // appendProtoKeyValue writes a resource attribute's KeyValue fields.
 func appendProtoKeyValue(b []byte, a slog.Attr, depth int) []byte {
 	b = appendProtoString(b, pbKeyValueKey, a.Key)
-	b = protowire.AppendTag(b, pbKeyValueValue, protowire.BytesType)
+	b = appendTag(b, pbKeyValueValue, protowire.BytesType)
 	b, start := openLen(b)
 	b = appendProtoSlogValue(b, a.Value, depth)
 	return closeLen(b, start)
@@ -218,8 +242,8 @@ func appendProtoSlogValue(b []byte, v slog.Value, depth int) []byte {
 	case slog.KindFloat64:
 		return appendProtoDouble(b, v.Float64())
 	case slog.KindBool:
-		b = protowire.AppendTag(b, pbAnyBool, protowire.VarintType)
-		return protowire.AppendVarint(b, protowire.EncodeBool(v.Bool()))
+		b = appendTag(b, pbAnyBool, protowire.VarintType)
+		return appendVarint(b, protowire.EncodeBool(v.Bool()))
 	case slog.KindDuration:
 		return appendProtoInt(b, int64(v.Duration()))
 	case slog.KindTime:
@@ -229,10 +253,10 @@ func appendProtoSlogValue(b []byte, v slog.Value, depth int) []byte {
 			return b
 		}
 		var list, kv int
-		b = protowire.AppendTag(b, pbAnyKvlist, protowire.BytesType)
+		b = appendTag(b, pbAnyKvlist, protowire.BytesType)
 		b, list = openLen(b)
 		for _, a := range v.Group() {
-			b = protowire.AppendTag(b, pbListValues, protowire.BytesType)
+			b = appendTag(b, pbListValues, protowire.BytesType)
 			b, kv = openLen(b)
 			b = appendProtoKeyValue(b, a, depth+1)
 			b = closeLen(b, kv)
@@ -243,12 +267,12 @@ func appendProtoSlogValue(b []byte, v slog.Value, depth int) []byte {
 }
 
 func appendProtoInt(b []byte, i int64) []byte {
-	b = protowire.AppendTag(b, pbAnyInt, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(i))
+	b = appendTag(b, pbAnyInt, protowire.VarintType)
+	return appendVarint(b, uint64(i))
 }
 
 func appendProtoDouble(b []byte, f float64) []byte {
-	b = protowire.AppendTag(b, pbAnyDouble, protowire.Fixed64Type)
+	b = appendTag(b, pbAnyDouble, protowire.Fixed64Type)
 	return protowire.AppendFixed64(b, math.Float64bits(f))
 }
 
@@ -260,6 +284,7 @@ type protoTranscoder struct {
 	lexer
 	keyFilter
 	out []byte
+	key []byte // the top-level member's raw key
 }
 
 // object transcodes the top-level object's members as attributes.
@@ -276,7 +301,7 @@ func (t *protoTranscoder) object() error {
 	}
 	for {
 		mark := len(t.out)
-		t.out = protowire.AppendTag(t.out, pbLogAttributes, protowire.BytesType)
+		t.out = appendTag(t.out, pbLogAttributes, protowire.BytesType)
 		key, vstart, err := t.member(0)
 		if err != nil {
 			return err
@@ -321,11 +346,12 @@ func (t *protoTranscoder) next(closing byte) (bool, error) {
 	return false, errSyntax
 }
 
-// appendString writes a raw JSON string, unescaped, as a string field.
+// appendString writes the raw JSON string that str has just returned,
+// unescaped, as a string field.
 func (t *protoTranscoder) appendString(b []byte, field protowire.Number, raw []byte) []byte {
-	b = protowire.AppendTag(b, field, protowire.BytesType)
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return protowire.AppendBytes(b, raw[1:len(raw)-1])
+	b = appendTag(b, field, protowire.BytesType)
+	if !t.escaped {
+		return appendBytes(b, raw[1:len(raw)-1])
 	}
 	b, start := openLen(b)
 	b = appendUnquoted(b, raw)
@@ -355,7 +381,7 @@ func (t *protoTranscoder) value(depth int) error {
 	case c == 'n':
 		return t.literal("null", false)
 	case c == '-' || (c >= '0' && c <= '9'):
-		return t.number()
+		return t.number(depth)
 	default:
 		return errSyntax
 	}
@@ -370,8 +396,8 @@ func (t *protoTranscoder) literal(word string, boolean bool) error {
 	}
 	t.i += len(word)
 	if boolean {
-		t.out = protowire.AppendTag(t.out, pbAnyBool, protowire.VarintType)
-		t.out = protowire.AppendVarint(t.out, protowire.EncodeBool(word == "true"))
+		t.out = appendTag(t.out, pbAnyBool, protowire.VarintType)
+		t.out = appendVarint(t.out, protowire.EncodeBool(word == "true"))
 	}
 	return nil
 }
@@ -379,10 +405,24 @@ func (t *protoTranscoder) literal(word string, boolean bool) error {
 // number writes an int_value if the literal is an integer that fits
 // int64, else a double_value, or the digits as a string_value if they
 // leave double's range.
-func (t *protoTranscoder) number() error {
+func (t *protoTranscoder) number(depth int) error {
 	lit, integer := t.numberLit()
-	if integer && fitsInt64(lit) {
-		t.out = appendProtoInt(t.out, parseInt64(lit))
+	if integer {
+		if i, ok := parseInt64(lit); ok {
+			t.out = appendProtoInt(t.out, i)
+			return nil
+		}
+	}
+	if depth == 0 && t.skips(t.key[1:len(t.key)-1]) {
+		// The front end's own time, which object drops: only its syntax
+		// matters, and parsing it would cost more than all the rest.
+		if _, ok := validNumber(lit); !ok {
+			return errSyntax
+		}
+		return nil
+	}
+	if f, ok := shortDecimal(lit); ok {
+		t.out = appendProtoDouble(t.out, f)
 		return nil
 	}
 	if _, ok := validNumber(lit); !ok {
@@ -397,25 +437,87 @@ func (t *protoTranscoder) number() error {
 	return nil
 }
 
-// parseInt64 parses a literal that fitsInt64 has accepted.
-func parseInt64(lit []byte) int64 {
-	neg := lit[0] == '-'
+// pow10 holds the powers of ten that a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// shortDecimal parses the common number a log record holds, a decimal
+// such as 1796163011.0594788 or -0.25 of at most 15 significant digits and
+// no exponent, without strconv: the digits as an integer below 2^53 and a
+// power of ten are both exact, so their quotient is the correctly rounded
+// value, as ParseFloat's. Anything else, or a literal JSON refuses (a
+// leading zero), is not ok: the caller takes the general path.
+func shortDecimal(lit []byte) (float64, bool) {
+	if len(lit) > len("-.")+15 {
+		return 0, false
+	}
+	i, neg := 0, false
+	if i < len(lit) && lit[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	start := i
+	for ; i < len(lit); i++ {
+		c := lit[i]
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0 && i > start:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	intDigits := digits - max(frac, 0)
+	if frac <= 0 || digits > 15 || intDigits == 0 || lit[start] == '0' && intDigits > 1 {
+		return 0, false
+	}
+	f := float64(mant) / pow10[frac]
 	if neg {
-		lit = lit[1:]
+		f = -f
+	}
+	return f, true
+}
+
+// parseInt64 parses a JSON integer within int64, in one pass: what
+// fitsInt64 accepts.
+func parseInt64(lit []byte) (int64, bool) {
+	neg := len(lit) > 0 && lit[0] == '-'
+	d := lit
+	if neg {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 19 || len(d) > 1 && d[0] == '0' {
+		return 0, false
+	}
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++
 	}
 	var u uint64
-	for _, c := range lit {
-		u = u*10 + uint64(c-'0')
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0') // 19 digits cannot overflow uint64
+	}
+	if u > limit {
+		return 0, false
 	}
 	if neg {
-		return -int64(u) // -(1<<63) wraps to itself, as it must
+		return -int64(u), true // -(1<<63) wraps to itself, as it must
 	}
-	return int64(u)
+	return int64(u), true
 }
 
 func (t *protoTranscoder) kvlist(depth int) error {
 	t.i++ // '{'
-	t.out = protowire.AppendTag(t.out, pbAnyKvlist, protowire.BytesType)
+	t.out = appendTag(t.out, pbAnyKvlist, protowire.BytesType)
 	var list int
 	t.out, list = openLen(t.out)
 	t.ws()
@@ -425,7 +527,7 @@ func (t *protoTranscoder) kvlist(depth int) error {
 		return nil
 	}
 	for {
-		t.out = protowire.AppendTag(t.out, pbListValues, protowire.BytesType)
+		t.out = appendTag(t.out, pbListValues, protowire.BytesType)
 		if _, _, err := t.member(depth + 1); err != nil {
 			return err
 		}
@@ -457,9 +559,12 @@ func (t *protoTranscoder) member(depth int) (key []byte, vstart int, err error) 
 	var kv, v int
 	t.out, kv = openLen(t.out)
 	t.out = t.appendString(t.out, pbKeyValueKey, key)
-	t.out = protowire.AppendTag(t.out, pbKeyValueValue, protowire.BytesType)
+	t.out = appendTag(t.out, pbKeyValueValue, protowire.BytesType)
 	t.out, v = openLen(t.out)
 	vstart = t.i
+	if depth == 0 {
+		t.key = key
+	}
 	if err := t.value(depth); err != nil {
 		return nil, 0, err
 	}
@@ -470,7 +575,7 @@ func (t *protoTranscoder) member(depth int) (key []byte, vstart int, err error) 
 
 func (t *protoTranscoder) array(depth int) error {
 	t.i++ // '['
-	t.out = protowire.AppendTag(t.out, pbAnyArray, protowire.BytesType)
+	t.out = appendTag(t.out, pbAnyArray, protowire.BytesType)
 	var list int
 	t.out, list = openLen(t.out)
 	t.ws()
@@ -481,7 +586,7 @@ func (t *protoTranscoder) array(depth int) error {
 	}
 	for {
 		t.ws()
-		t.out = protowire.AppendTag(t.out, pbListValues, protowire.BytesType)
+		t.out = appendTag(t.out, pbListValues, protowire.BytesType)
 		var v int
 		t.out, v = openLen(t.out)
 		if err := t.value(depth + 1); err != nil {
