@@ -269,25 +269,42 @@ func TestQuoteBody(t *testing.T) {
 // TestShortDecimal: the fast path gives ParseFloat's value, bit for bit,
 // and leaves what it does not handle to it.
 func TestShortDecimal(t *testing.T) {
-	for _, lit := range []string{"0.5", "-0.25", "1796163011.05947", "0.1", "-0.0", "123456789.012345", "9.99999999999999", "0.00000000000001", "3.14159265358979"} {
+	for _, lit := range []string{"0.5", "-0.25", "1796163011.0594788", "140.42857142857142", "0.1", "-0.0", "123456789.012345",
+		"9.99999999999999", "0.00000000000001", "3.14159265358979", "0.0000000000000000000001", "99999999999999999.9"} {
 		f, ok := shortDecimal([]byte(lit))
 		require.True(t, ok, "%s takes the fast path", lit)
 		want, err := strconv.ParseFloat(lit, 64)
 		require.NoError(t, err, "ParseFloat(%s)", lit)
 		assert.Equal(t, math.Float64bits(want), math.Float64bits(f), "%s: the same bits as ParseFloat", lit)
 	}
-	for _, lit := range []string{"1", "1.", ".5", "01.5", "00.5", "1e5", "1.5e3", "-", "-.5", "1.2.3", "1234567890.1234567", "1796163011.0594788", "0.000000000000001", "1-2.5", "+1.5"} {
+	for _, lit := range []string{"1", "1.", ".5", "01.5", "00.5", "1e5", "1.5e3", "-", "-.5", "1.2.3", "1234567890.123456789", "999999999999999999.9", "4503599627370496.5", "0.00000000000000000000001", "1-2.5", "+1.5"} {
 		_, ok := shortDecimal([]byte(lit))
 		assert.False(t, ok, "%s is left to the general path", lit)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	for range 100000 {
-		lit := strconv.FormatFloat(r.NormFloat64()*math.Pow(10, float64(r.IntN(12)-3)), 'f', r.IntN(10)+1, 64)
+	fast := 0
+	for i := range 1_000_000 {
+		v := r.NormFloat64() * math.Pow(10, float64(r.IntN(30)-12))
+		var lit string
+		switch i % 3 {
+		case 0:
+			lit = strconv.FormatFloat(v, 'f', -1, 64) // shortest, as zap and slog write
+		case 1:
+			lit = strconv.FormatFloat(v, 'f', r.IntN(22)+1, 64)
+		default:
+			// A midpoint between two float64s, or next to one.
+			u := math.Float64bits(math.Abs(v)) &^ 1
+			mid := (math.Float64frombits(u) + math.Float64frombits(u+1)) / 2
+			lit = strconv.FormatFloat(mid, 'f', r.IntN(22)+1, 64)
+		}
 		if f, ok := shortDecimal([]byte(lit)); ok {
-			want, _ := strconv.ParseFloat(lit, 64)
+			fast++
+			want, err := strconv.ParseFloat(lit, 64)
+			require.NoError(t, err, "ParseFloat(%s)", lit)
 			require.Equal(t, math.Float64bits(want), math.Float64bits(f), "%s: the same bits as ParseFloat", lit)
 		}
 	}
+	assert.Greater(t, fast, 300_000, "most decimals take the fast path")
 }
 
 func TestParseInt64AgreesWithFitsInt64(t *testing.T) {
