@@ -396,8 +396,10 @@ func (s *Sink) keyOf(recs []asynclog.Record) uint64 {
 // requests of the batch were delivered, the error is wrapped with
 // [asynclog.Delivered] and their count, so that the queue counts them
 // Delivered and writes (or gives to its fallback) only the rest. An OTLP
-// partial success comes back as [asynclog.Partial] once the batch is done.
-// It keeps no reference to batch after it returns.
+// partial success, and the items a bulk answer refused, come back as
+// [asynclog.Partial] once the batch is done; with [ElasticBulk], Write
+// first sends again, itself, the records refused with a per-item 429. It
+// keeps no reference to batch after it returns.
 func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 	if len(batch) == 0 {
 		return nil
