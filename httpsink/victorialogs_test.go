@@ -115,9 +115,9 @@ func startVictoriaLogs(t *testing.T, bin string) string {
 
 // vlQuery runs a LogsQL query and returns the matching entries, each a
 // map of field to value.
-func vlQuery(t *testing.T, base, query string) []map[string]string {
+func vlQuery(t *testing.T, c *http.Client, base, query string) []map[string]string {
 	t.Helper()
-	resp, err := http.PostForm(base+"/select/logsql/query", url.Values{"query": {query}})
+	resp, err := c.PostForm(base+"/select/logsql/query", url.Values{"query": {query}})
 	require.NoError(t, err, "query %q", query)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -149,6 +149,8 @@ func TestVictoriaLogs(t *testing.T) {
 	_, err := os.Stat(bin)
 	require.NoError(t, err, "%s names the victoria-logs binary", victoriaLogsEnv)
 	base := startVictoriaLogs(t, bin)
+	client := &http.Client{Transport: &http.Transport{}, Timeout: time.Minute}
+	t.Cleanup(client.CloseIdleConnections)
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	// VictoriaLogs takes records within its retention: an hour ago, with
 	// nanoseconds, so that the read-back shows the precision kept.
@@ -185,13 +187,13 @@ func TestVictoriaLogs(t *testing.T) {
 			st := q.Stats()
 			require.Equal(t, uint64(n), st.Delivered, "every record delivered")
 
-			resp, err := http.Get(base + "/internal/force_flush")
+			resp, err := client.Get(base + "/internal/force_flush")
 			require.NoError(t, err, "force_flush")
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			require.Equal(t, http.StatusOK, resp.StatusCode, "force_flush")
 
-			got := vlQuery(t, base, fmt.Sprintf(`run:=%q format:=%q | sort by (_time)`, run, tc.name))
+			got := vlQuery(t, client, base, fmt.Sprintf(`run:=%q format:=%q | sort by (_time)`, run, tc.name))
 			require.Len(t, got, n, "every record is stored once")
 			for i, e := range got {
 				want := t0.Add(time.Duration(i) * time.Millisecond)
@@ -208,7 +210,7 @@ func TestVictoriaLogs(t *testing.T) {
 					assert.Equal(t, strconv.Itoa(9+int(levels[i%len(levels)])), e["severity_number"], "record %d: severity number", i)
 				}
 			}
-			counts := vlQuery(t, base, fmt.Sprintf(`run:=%q format:=%q | stats by (%s) count() n`, run, tc.name, tc.levelKey))
+			counts := vlQuery(t, client, base, fmt.Sprintf(`run:=%q format:=%q | stats by (%s) count() n`, run, tc.name, tc.levelKey))
 			byLevel := map[string]string{}
 			for _, c := range counts {
 				byLevel[c[tc.levelKey]] = c["n"]
