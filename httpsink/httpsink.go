@@ -40,9 +40,9 @@ const (
 	OTLP
 	// OTLPProtobuf sends the same ExportLogsServiceRequest as OTLP (the
 	// same resource, scope and LogRecords) in protobuf, with Content-Type
-	// application/x-protobuf: OTLP/HTTP's default encoding, smaller and
-	// cheaper to encode, and the only one some backends take (VictoriaLogs,
-	// for one). A partial success in the answer is read from protobuf, or
+	// application/x-protobuf: OTLP/HTTP's default encoding, a third of
+	// the bytes and cheaper to send, and the only one some backends take
+	// (VictoriaLogs, for one). A partial success in the answer is read from protobuf, or
 	// from JSON if the answer's Content-Type says JSON.
 	OTLPProtobuf
 	// ElasticBulk sends Elasticsearch's _bulk format, for an endpoint such

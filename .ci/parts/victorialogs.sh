@@ -15,7 +15,7 @@
 # its modules missing; warm, the part takes about 10 s.
 set -euo pipefail
 version=v1.52.2
-dir="${ASYNCLOG_CACHE:-$HOME/.cache/asynclog}/victorialogs-$version"
+dir="${ASYNCLOG_CACHE:-${HOME:-/tmp}/.cache/asynclog}/victorialogs-$version"
 bin="$dir/victoria-logs"
 if [ ! -x "$bin" ]; then
 	echo "building VictoriaLogs $version into $dir"
