@@ -41,12 +41,16 @@ func (s *Sink) encodeBulk(recs []asynclog.Record, limit int) int {
 	b := s.body[:0]
 	n := 0
 	for i := range recs {
-		e, size := oneLineSize(&recs[i])
+		e, size, breaks := oneLineSize(&recs[i])
 		if n > 0 && len(b)+len(s.action)+size+1 > limit {
 			break
 		}
 		b = append(b, s.action...)
-		b = appendOneLine(b, e)
+		if breaks {
+			b = appendOneLine(b, e)
+		} else {
+			b = appendEncoded(b, e)
+		}
 		b = append(b, '\n')
 		n++
 	}
@@ -55,25 +59,24 @@ func (s *Sink) encodeBulk(recs []asynclog.Record, limit int) int {
 }
 
 // oneLineSize returns a record's JSON without its trailing line ending,
-// and at most how many bytes appendOneLine writes for it.
-func oneLineSize(r *asynclog.Record) ([]byte, int) {
-	e, size := encoded(r)
+// at most how many bytes it takes on one line, and whether it has line
+// breaks for appendOneLine to remove.
+func oneLineSize(r *asynclog.Record) (e []byte, size int, breaks bool) {
+	e, size = encoded(r)
 	if bytes.IndexByte(e, '\n') >= 0 || bytes.IndexByte(e, '\r') >= 0 {
 		size += bytes.Count(e, []byte{'\n'}) + bytes.Count(e, []byte{'\r'})
+		return e, size, true
 	}
-	return e, size
+	return e, size, false
 }
 
-// appendOneLine appends e, or {} if it is empty, on one line: a line
+// appendOneLine appends e, which has line breaks, on one line: a line
 // break inside a JSON string becomes its escape (\n, \r), and one between
 // tokens a space, which JSON reads alike. The front ends never write a
 // raw line break, but a record from elsewhere could, and in a
 // line-delimited body it would split the record in two, or let its second
 // half pass for a line of the protocol (a bulk action).
 func appendOneLine(b, e []byte) []byte {
-	if bytes.IndexByte(e, '\n') < 0 && bytes.IndexByte(e, '\r') < 0 {
-		return appendEncoded(b, e)
-	}
 	inString, escaped := false, false
 	for _, c := range e {
 		switch {

@@ -540,11 +540,15 @@ func (s *Sink) encodeNDJSON(recs []asynclog.Record) int {
 	b := s.body[:0]
 	n := 0
 	for i := range recs {
-		e, size := oneLineSize(&recs[i])
+		e, size, breaks := oneLineSize(&recs[i])
 		if n > 0 && len(b)+size+1 > s.maxBody {
 			break
 		}
-		b = appendOneLine(b, e)
+		if breaks {
+			b = appendOneLine(b, e)
+		} else {
+			b = appendEncoded(b, e)
+		}
 		b = append(b, '\n')
 		n++
 	}
