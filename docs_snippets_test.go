@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -356,6 +357,31 @@ func TestMySink(t *testing.T) {
 	})
 }
 
+// docs/operating.md: Scale-out. Only compiled: it posts to a gateway
+// and keeps a spool under /var/lib; httpsink/otlptest runs the same
+// settings against the Collector's receiver.
+func snippetOperatingScaleOut() {
+	sink, err := httpsink.New("http://otel-gateway:4318/v1/logs", httpsink.Options{
+		Format:            httpsink.OTLPProtobuf,
+		Gzip:              true,
+		ServiceName:       "checkout",
+		IdempotencyHeader: "Idempotency-Key",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	q, err := asynclog.NewQueue(sink, asynclog.Options{
+		Spool:       "/var/lib/checkout/log-spool",
+		SpoolBytes:  256 << 20,
+		MaxAttempts: 100,
+		MaxBackoff:  time.Minute,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer q.Close()
+}
+
 // The compile-only snippets, referenced so that no linter calls them
 // unused.
 var _ = []any{
@@ -364,6 +390,7 @@ var _ = []any{
 	snippetGuaranteesSpool,
 	snippetOperatingExpvar,
 	snippetSinksHTTP,
+	snippetOperatingScaleOut,
 }
 
 // discardQueue returns a queue on io.Discard, closed at the test's end.

@@ -41,7 +41,7 @@ func benchRecords(b *testing.B, n int) []asynclog.Record {
 	return recs
 }
 
-var benchFormats = []Format{NDJSON, JSONArray, OTLP}
+var benchFormats = []Format{NDJSON, JSONArray, OTLP, OTLPProtobuf, ElasticBulk}
 
 // reportPerRecord reports wire bytes, allocations and allocated bytes per
 // record over the b.N batches just run.
@@ -76,7 +76,7 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			reportPerRecord(b, &ms, len(s.body))
+			reportPerRecord(b, &ms, len(s.payload()))
 		})
 	}
 }
@@ -115,7 +115,7 @@ func BenchmarkWrite(b *testing.B) {
 					}
 				}
 				b.StopTimer()
-				wire := len(s.body)
+				wire := len(s.payload())
 				if gz {
 					wire = s.zbuf.Len()
 				}

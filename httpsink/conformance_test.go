@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 	for _, f := range []struct {
 		name   string
 		format httpsink.Format
-	}{{"NDJSON", httpsink.NDJSON}, {"JSONArray", httpsink.JSONArray}, {"OTLP", httpsink.OTLP}} {
+	}{{"NDJSON", httpsink.NDJSON}, {"JSONArray", httpsink.JSONArray}, {"OTLP", httpsink.OTLP}, {"OTLPProtobuf", httpsink.OTLPProtobuf}, {"ElasticBulk", httpsink.ElasticBulk}} {
 		t.Run(f.name, func(t *testing.T) {
 			asynclogtest.TestSink(t, func(t *testing.T) asynclog.Sink {
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

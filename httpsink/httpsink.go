@@ -38,6 +38,30 @@ const (
 	// Content-Type application/json, for an endpoint such as
 	// http://host:4318/v1/logs.
 	OTLP
+	// OTLPProtobuf sends the same ExportLogsServiceRequest as OTLP (the
+	// same resource, scope and LogRecords) in protobuf, with Content-Type
+	// application/x-protobuf: OTLP/HTTP's default encoding, a third of
+	// the bytes and cheaper to send, and the only one some backends take
+	// (VictoriaLogs, for one). A partial success in the answer is read from protobuf, or
+	// from JSON if the answer's Content-Type says JSON.
+	OTLPProtobuf
+	// ElasticBulk sends Elasticsearch's _bulk format, for an endpoint such
+	// as http://host:9200/<index>/_bulk (the URL names the index, unless
+	// Options.Index does): each record's Encoded object is a document,
+	// after an action line {"create":{}}, each line ended by '\n', with
+	// Content-Type application/x-ndjson. A raw line break in a record is
+	// escaped (in a JSON string) or made a space (between tokens), so that
+	// no record can split or pass for an action line.
+	//
+	// The answer is read item by item: with "errors": true, the records
+	// whose items were refused count as rejected, reported as
+	// [asynclog.Partial] like an OTLP partial success; those refused with
+	// 429 Too Many Requests are first sent again, those alone, by Write
+	// itself (the queue retries a batch or its rest, not records scattered
+	// through it): up to 4 times, after 100 ms, then twice as long each
+	// time, within the Write's ctx. Whatever is still refused then counts
+	// as rejected. A 429 for the whole request is retried by the queue.
+	ElasticBulk
 )
 
 // String returns the format's name.
@@ -49,6 +73,10 @@ func (f Format) String() string {
 		return "JSONArray"
 	case OTLP:
 		return "OTLP"
+	case OTLPProtobuf:
+		return "OTLPProtobuf"
+	case ElasticBulk:
+		return "ElasticBulk"
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
 }
@@ -59,9 +87,15 @@ func (f Format) String() string {
 type Options struct {
 	// Format is the body's wire format. Default NDJSON.
 	Format Format
-	// Headers are added to every request, for example Authorization. Their
-	// values never appear in errors. nil: none. Content-Type and
-	// Content-Encoding are set by the sink.
+	// Headers are added to every request, for example Authorization. The
+	// values of credentials (Authorization, Proxy-Authorization, Cookie,
+	// and headers whose names contain key, token, secret, auth, password,
+	// passwd, session, cookie, credential or signature) never appear in
+	// errors, in any encoding a server may echo them in; other headers
+	// are settings, quoted as they are. nil: none. Content-Type and
+	// Content-Encoding are set by the sink. A 307 or 308 redirect to
+	// another origin (scheme, host or port) is followed without any of
+	// them.
 	Headers http.Header
 	// Gzip compresses each body and sets Content-Encoding: gzip.
 	Gzip bool
@@ -96,6 +130,13 @@ type Options struct {
 	// a valid header name; it takes the place of a header of that name in
 	// Headers.
 	IdempotencyHeader string
+
+	// Index is the Elasticsearch index or data stream that ElasticBulk's
+	// action lines name ({"create":{"_index":"logs-app"}}). "" (the
+	// default): none, so the URL must name it (http://host:9200/logs-app/_bulk),
+	// or the server picks (VictoriaLogs' /insert/elasticsearch/_bulk).
+	// Other formats ignore it.
+	Index string
 
 	// ServiceName is the OTLP resource's service.name. "" means the
 	// OTEL_SERVICE_NAME environment variable, else a service.name in
@@ -148,8 +189,10 @@ type Sink struct {
 	ownClient   bool
 	maxBody     int
 	bodyTimeout time.Duration
-	otlp        *otlpEncoder // nil unless format is OTLP
+	otlp        *otlpEncoder  // nil unless format is OTLP
+	proto       *protoEncoder // nil unless format is OTLPProtobuf
 	body        []byte
+	bodyOff     int // the request's body is body[bodyOff:]
 	zbuf        bytes.Buffer
 	zw          *gzip.Writer
 	respBuf     []byte
@@ -160,6 +203,10 @@ type Sink struct {
 	seed        maphash.Seed
 	secrets     []string // header values, user info and query values, never to be quoted
 	bodyReader  bodyReaders
+	action      []byte                               // ElasticBulk's action line
+	bulk        bulkAnswer                           // what the last bulk answer refused
+	again       []asynclog.Record                    // records of a bulk request to resend
+	after       func(time.Duration) <-chan time.Time // time.After; a test's own clock
 }
 
 var _ asynclog.Sink = (*Sink)(nil)
@@ -192,7 +239,7 @@ func New(rawURL string, opts Options) (*Sink, error) {
 	if h := opts.IdempotencyHeader; h != "" && !validHeaderName(h) {
 		return nil, fmt.Errorf("httpsink: Options.IdempotencyHeader %q is not a valid header name", h)
 	}
-	if opts.Format < NDJSON || opts.Format > OTLP {
+	if opts.Format < NDJSON || opts.Format > ElasticBulk {
 		return nil, fmt.Errorf("httpsink: Options.Format is not a known format (%d)", int(opts.Format))
 	}
 	s := &Sink{
@@ -221,10 +268,15 @@ func New(rawURL string, opts Options) (*Sink, error) {
 		c := *s.client // the caller's Transport, Jar and Timeout; our redirect policy
 		s.client = &c
 	}
-	s.client.CheckRedirect = keepBody(s.client.CheckRedirect)
+	s.client.CheckRedirect = keepBody(s.client.CheckRedirect, s.headers)
 	s.secrets = secretsOf(u, s.headers)
-	if s.format == OTLP {
+	s.action = bulkAction(opts.Index)
+	s.after = time.After
+	switch s.format {
+	case OTLP:
 		s.otlp = newOTLPEncoder(opts, lookupEnv)
+	case OTLPProtobuf:
+		s.proto = newProtoEncoder(opts, lookupEnv)
 	}
 	return s, nil
 }
@@ -257,11 +309,21 @@ var errRedirectLoop = errors.New("stopped after " + strconv.Itoa(maxRedirects) +
 // 301, 302 and 303 by turning the POST into a GET without the body, which
 // would lose the batch while the page it lands on answers 200: such a
 // redirect is not followed, so that the sink sees the 3xx and reports it.
-// 307 and 308 resend the POST with its body and are left to next.
-func keepBody(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+// 307 and 308 resend the POST with its body and are left to next, without
+// a Referer (which would quote the URL's query) and, to another origin
+// than the sink's URL, without the configured headers: Go drops only
+// Authorization and cookies, and only for another host.
+func keepBody(next func(*http.Request, []*http.Request) error, configured http.Header) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if req.Method != via[0].Method {
 			return http.ErrUseLastResponse
+		}
+		req.Header.Del("Referer")
+		if origin(req.URL) != origin(via[0].URL) {
+			for k := range configured {
+				delete(req.Header, k) // as the sink set it, canonical or not
+				req.Header.Del(k)
+			}
 		}
 		if next != nil {
 			return next(req, via)
@@ -271,6 +333,15 @@ func keepBody(next func(*http.Request, []*http.Request) error) func(*http.Reques
 		}
 		return nil
 	}
+}
+
+// origin returns u's scheme, host and port, the port made explicit.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // Close closes the idle connections of the sink's own client. It does not
@@ -325,8 +396,10 @@ func (s *Sink) keyOf(recs []asynclog.Record) uint64 {
 // requests of the batch were delivered, the error is wrapped with
 // [asynclog.Delivered] and their count, so that the queue counts them
 // Delivered and writes (or gives to its fallback) only the rest. An OTLP
-// partial success comes back as [asynclog.Partial] once the batch is done.
-// It keeps no reference to batch after it returns.
+// partial success, and the items a bulk answer refused, come back as
+// [asynclog.Partial] once the batch is done; with [ElasticBulk], Write
+// first sends again, itself, the records refused with a per-item 429. It
+// keeps no reference to batch after it returns.
 func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 	if len(batch) == 0 {
 		return nil
@@ -346,8 +419,13 @@ func (s *Sink) Write(ctx context.Context, batch []asynclog.Record) error {
 		if err != nil {
 			return s.stopped(err, batch[sent:], sent, st)
 		}
-		sent += n
 		st.req++
+		if len(s.bulk.retry) > 0 {
+			r, m := s.resend(ctx, batch[sent:sent+n], &st)
+			rejected += r
+			msg = joinMsg(msg, m)
+		}
+		sent += n
 		st.rejected += rejected
 		if msg != "" && st.msg == "" {
 			st.msg = msg
@@ -414,11 +492,15 @@ func (s *Sink) trimBuffers() {
 	if s.otlp != nil && cap(s.otlp.rec) > keepBufBytes {
 		s.otlp.rec = nil
 	}
+	if s.proto != nil && cap(s.proto.rec) > keepBufBytes {
+		s.proto.rec = nil
+	}
 }
 
 // encode frames as many of recs as fit in MaxBodyBytes (at least one) into
 // s.body and returns how many it took.
 func (s *Sink) encode(recs []asynclog.Record) int {
+	s.bodyOff = 0
 	switch s.format {
 	case JSONArray:
 		return s.encodeArray(recs)
@@ -426,6 +508,12 @@ func (s *Sink) encode(recs []asynclog.Record) int {
 		var n int
 		s.body, n = s.otlp.encode(s.body[:0], recs, s.maxBody)
 		return n
+	case OTLPProtobuf:
+		var n int
+		s.body, s.bodyOff, n = s.proto.encode(s.body, recs, s.maxBody)
+		return n
+	case ElasticBulk:
+		return s.encodeBulk(recs, s.maxBody)
 	}
 	return s.encodeNDJSON(recs)
 }
@@ -452,11 +540,15 @@ func (s *Sink) encodeNDJSON(recs []asynclog.Record) int {
 	b := s.body[:0]
 	n := 0
 	for i := range recs {
-		e, size := encoded(&recs[i])
+		e, size, breaks := oneLineSize(&recs[i])
 		if n > 0 && len(b)+size+1 > s.maxBody {
 			break
 		}
-		b = appendEncoded(b, e)
+		if breaks {
+			b = appendOneLine(b, e)
+		} else {
+			b = appendEncoded(b, e)
+		}
 		b = append(b, '\n')
 		n++
 	}
@@ -483,17 +575,23 @@ func (s *Sink) encodeArray(recs []asynclog.Record) int {
 }
 
 func (s *Sink) contentType() string {
-	if s.format == NDJSON {
+	switch s.format {
+	case NDJSON, ElasticBulk:
 		return "application/x-ndjson"
+	case OTLPProtobuf:
+		return "application/x-protobuf"
 	}
 	return "application/json"
 }
+
+// payload returns the encoded body of the next request.
+func (s *Sink) payload() []byte { return s.body[s.bodyOff:] }
 
 // post sends s.body, holding n records, with the idempotency key key
 // (none if ""), and classifies the answer. For an
 // OTLP 2xx it returns the partial success's rejected count and message.
 func (s *Sink) post(ctx context.Context, n int, key string) (rejected int, msg string, err error) {
-	payload := s.body
+	payload := s.payload()
 	if s.gzip {
 		s.zbuf.Reset()
 		if s.zw == nil {
@@ -549,26 +647,43 @@ func (s *Sink) post(ctx context.Context, n int, key string) (rejected int, msg s
 	timer := time.AfterFunc(s.bodyTimeout, cancel)
 	defer timer.Stop()
 	read := maxResponseBytes
-	if resp.StatusCode/100 == 2 && s.format != OTLP {
+	s.bulk = bulkAnswer{retry: s.bulk.retry[:0]}
+	if resp.StatusCode/100 == 2 && s.format == ElasticBulk {
+		s.bulk = parseBulk(io.LimitReader(resp.Body, maxBulkResponseBytes), n, s.bulk.retry)
+	}
+	if resp.StatusCode/100 == 2 && s.format != OTLP && s.format != OTLPProtobuf {
 		read = 0
 	}
 	s.respBuf = readPrefix(s.respBuf[:0], resp.Body, read)
 	// Drain what is left (bounded) so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
 
+	protoAnswer := isProtobuf(resp.Header.Get("Content-Type"))
 	if resp.StatusCode/100 == 2 {
-		if s.format == OTLP {
+		switch {
+		case s.format == OTLPProtobuf && protoAnswer:
+			rejected, msg = parsePartialSuccessProto(s.respBuf)
+		case s.format == OTLP || s.format == OTLPProtobuf:
 			rejected, msg = parsePartialSuccess(s.respBuf)
-			if msg != "" {
-				msg = quoteBody([]byte(s.redactText(msg)))
-			}
+		case s.format == ElasticBulk:
+			rejected, msg = s.bulk.refused, s.bulk.msg
+		}
+		if msg != "" {
+			msg = quoteBody([]byte(s.redactText(msg)))
 		}
 		return rejected, msg, nil
+	}
+	body := string(s.respBuf)
+	if protoAnswer {
+		// An OTLP receiver's google.rpc.Status: quote its message.
+		if m, ok := protoStatusMessage(s.respBuf); ok {
+			body = m
+		}
 	}
 	se := &StatusError{
 		URL:        s.redacted,
 		StatusCode: resp.StatusCode,
-		Body:       quoteBody([]byte(s.redactText(string(s.respBuf)))),
+		Body:       quoteBody([]byte(s.redactText(body))),
 		Records:    n,
 	}
 	if resp.StatusCode/100 == 3 {
@@ -616,6 +731,13 @@ func (e *StatusError) Error() string {
 		msg += ": " + e.Body
 	}
 	return msg
+}
+
+// isProtobuf reports whether a Content-Type names protobuf.
+func isProtobuf(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.TrimSpace(mt)
+	return strings.EqualFold(mt, "application/x-protobuf") || strings.EqualFold(mt, "application/protobuf")
 }
 
 // readPrefix appends up to limit bytes of r to b.

@@ -519,7 +519,7 @@ func TestSecretsStaySecret(t *testing.T) {
 }
 
 func TestFormatString(t *testing.T) {
-	for f, want := range map[httpsink.Format]string{httpsink.NDJSON: "NDJSON", httpsink.JSONArray: "JSONArray", httpsink.OTLP: "OTLP", 9: "Format(9)"} {
+	for f, want := range map[httpsink.Format]string{httpsink.NDJSON: "NDJSON", httpsink.JSONArray: "JSONArray", httpsink.OTLP: "OTLP", httpsink.OTLPProtobuf: "OTLPProtobuf", httpsink.ElasticBulk: "ElasticBulk", 9: "Format(9)"} {
 		assert.Equal(t, want, f.String(), "Format(%d).String()", int(f))
 	}
 }

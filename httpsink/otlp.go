@@ -2,6 +2,7 @@ package httpsink
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -42,22 +43,27 @@ const otlpTail = "]}]}]}"
 func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
 
 func newOTLPEncoder(opts Options, env func(string) (string, bool)) *otlpEncoder {
-	e := &otlpEncoder{levelKey: []byte(opts.LevelKey)}
-	if opts.LevelKey == "" {
-		e.levelKey = []byte(slog.LevelKey)
-	}
-	omit := opts.OmitKeys
-	if omit == nil {
-		omit = []string{"ts", slog.TimeKey, slog.MessageKey}
-	}
-	for _, k := range omit {
-		e.omit = append(e.omit, []byte(k))
-	}
+	e := &otlpEncoder{}
+	e.levelKey, e.omit = otlpKeys(opts)
 	b := []byte(`{"resourceLogs":[{"resource":{"attributes":[`)
 	b = appendResource(b, resourceAttrs(opts, env))
 	b = append(b, `]},"scopeLogs":[{"scope":{"name":"`+scopeName+`"},"logRecords":[`...)
 	e.head = b
 	return e
+}
+
+// otlpKeys returns the level key and the other keys that a LogRecord
+// does not repeat as attributes, with their defaults.
+func otlpKeys(opts Options) (levelKey []byte, omit [][]byte) {
+	levelKey = []byte(cmp.Or(opts.LevelKey, slog.LevelKey))
+	keys := opts.OmitKeys
+	if keys == nil {
+		keys = []string{"ts", slog.TimeKey, slog.MessageKey}
+	}
+	for _, k := range keys {
+		omit = append(omit, []byte(k))
+	}
+	return levelKey, omit
 }
 
 // resourceAttrs merges the resource's attributes: Options.Resource over
@@ -244,7 +250,7 @@ func (e *otlpEncoder) appendLogRecord(b []byte, r *asynclog.Record) []byte {
 	b = jsonenc.AppendString(b, r.Message)
 	b = append(b, `},"attributes":[`...)
 	mark := len(b)
-	t := transcoder{in: bytes.TrimRight(r.Encoded, "\r\n"), out: b, levelKey: e.levelKey, omit: e.omit}
+	t := transcoder{lexer: lexer{in: bytes.TrimRight(r.Encoded, "\r\n")}, keyFilter: keyFilter{levelKey: e.levelKey, omit: e.omit}, out: b}
 	var err error
 	if len(t.in) > 0 {
 		err = t.object()
@@ -274,16 +280,28 @@ var errSyntax = errors.New("httpsink: record is not a JSON object")
 // type: integers that fit int64 become intValue (a JSON string, as the
 // OTLP JSON mapping has it), others doubleValue.
 type transcoder struct {
-	in       []byte
-	i        int
-	out      []byte
+	lexer
+	keyFilter
+	out []byte
+}
+
+// lexer scans one record's JSON; both OTLP encodings read records with it.
+type lexer struct {
+	in      []byte
+	i       int
+	escaped bool // the last string str returned has an escape
+}
+
+// keyFilter recognises the top-level members that OTLP carries in fields
+// of its own: the front end's time, level and message.
+type keyFilter struct {
 	levelKey []byte
 	omit     [][]byte
 	omitted  uint64 // bit i: omit[i] seen; bit 63: level key seen
 	level    []byte // the level key's raw JSON string, for severityText
 }
 
-func (t *transcoder) ws() {
+func (t *lexer) ws() {
 	for t.i < len(t.in) {
 		switch t.in[t.i] {
 		case ' ', '\t', '\n', '\r':
@@ -355,9 +373,23 @@ func (t *transcoder) object() error {
 	return nil
 }
 
+// skips reports whether skip would drop a member with this key, without
+// recording it.
+func (t *keyFilter) skips(key []byte) bool {
+	if t.omitted&(1<<63) == 0 && bytes.Equal(key, t.levelKey) {
+		return true
+	}
+	for i, k := range t.omit {
+		if i < 63 && t.omitted&(1<<i) == 0 && bytes.Equal(key, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // skip reports whether a top-level member is the front end's own time,
 // level or message (its first occurrence only), and keeps the level.
-func (t *transcoder) skip(key, raw []byte) bool {
+func (t *keyFilter) skip(key, raw []byte) bool {
 	if t.omitted&(1<<63) == 0 && bytes.Equal(key, t.levelKey) {
 		t.omitted |= 1 << 63
 		if len(raw) > 0 && raw[0] == '"' {
@@ -375,13 +407,14 @@ func (t *transcoder) skip(key, raw []byte) bool {
 }
 
 // str scans a JSON string at t.i and returns it raw, quotes included.
-func (t *transcoder) str() ([]byte, error) {
+func (t *lexer) str() ([]byte, error) {
 	if t.i >= len(t.in) || t.in[t.i] != '"' {
 		return nil, errSyntax
 	}
 	start := t.i
 	t.i++
 	ascii := true
+	t.escaped = false
 	for t.i < len(t.in) {
 		c := t.in[t.i]
 		switch {
@@ -393,6 +426,7 @@ func (t *transcoder) str() ([]byte, error) {
 			}
 			return s, nil
 		case c == '\\':
+			t.escaped = true
 			if t.i+1 >= len(t.in) {
 				return nil, errSyntax
 			}
@@ -468,22 +502,7 @@ func (t *transcoder) literal(word, out string) error {
 // number writes an intValue if the literal is an integer that fits int64,
 // else a doubleValue.
 func (t *transcoder) number() error {
-	start := t.i
-	integer := true
-	for t.i < len(t.in) {
-		c := t.in[t.i]
-		if c >= '0' && c <= '9' || c == '-' {
-			t.i++
-			continue
-		}
-		if c == '.' || c == 'e' || c == 'E' || c == '+' {
-			integer = false
-			t.i++
-			continue
-		}
-		break
-	}
-	lit := t.in[start:t.i]
+	lit, integer := t.numberLit()
 	if integer && fitsInt64(lit) {
 		t.out = append(t.out, `{"intValue":"`...)
 		t.out = append(t.out, lit...)
@@ -508,6 +527,27 @@ func (t *transcoder) number() error {
 	t.out = append(t.out, lit...)
 	t.out = append(t.out, '}')
 	return nil
+}
+
+// numberLit scans the characters a JSON number may hold, and reports
+// whether they had no fraction or exponent. Its caller checks the grammar.
+func (t *lexer) numberLit() (lit []byte, integer bool) {
+	start := t.i
+	integer = true
+	for t.i < len(t.in) {
+		c := t.in[t.i]
+		if c >= '0' && c <= '9' || c == '-' {
+			t.i++
+			continue
+		}
+		if c == '.' || c == 'e' || c == 'E' || c == '+' {
+			integer = false
+			t.i++
+			continue
+		}
+		break
+	}
+	return t.in[start:t.i], integer
 }
 
 // validNumber reports whether lit follows JSON's number grammar, and

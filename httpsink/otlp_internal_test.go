@@ -1,16 +1,20 @@
 package httpsink
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/asynclog/asynclog"
 )
@@ -191,7 +195,7 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 		{Time: time.Unix(1, 0), Message: "m", Encoded: []byte(`{"level":"info","ts":1.5,"msg":"m","n":1,"f":2.5,"e":1e3,"o":{"a":[true,null,"s"]}}`)},
 		{Time: time.Unix(2, 0), Message: "m", Encoded: []byte(`{"time":"x","level":"INFO","msg":"m"}`)},
 	}
-	for _, f := range []Format{NDJSON, JSONArray, OTLP} {
+	for _, f := range []Format{NDJSON, JSONArray, OTLP, OTLPProtobuf, ElasticBulk} {
 		t.Run(f.String(), func(t *testing.T) {
 			s, err := New("http://127.0.0.1:1/", Options{Format: f, ServiceName: "s"})
 			require.NoError(t, err, "New")
@@ -207,11 +211,19 @@ func FuzzTranscode(f *testing.F) {
 		f.Add(s)
 	}
 	e := newOTLPEncoder(Options{ServiceName: "s"}, noEnv)
+	pe := newProtoEncoder(Options{ServiceName: "s"}, noEnv)
 	f.Fuzz(func(t *testing.T, in string) {
 		r := asynclog.Record{Message: "m", Encoded: []byte(in)}
 		out := e.appendLogRecord(nil, &r)
 		if !json.Valid(out) {
 			t.Fatalf("invalid JSON for %q: %s", in, out)
+		}
+		pb := pe.appendLogRecord(nil, &r)
+		if !validWire(pb) {
+			t.Fatalf("invalid protobuf for %q: %x", in, pb)
+		}
+		if fellBack, pbFellBack := bytes.Contains(out, []byte(`"log.record.original"`)), bytes.Contains(pb, []byte("log.record.original")); fellBack != pbFellBack && !strings.Contains(in, "log.record.original") {
+			t.Fatalf("JSON and protobuf disagree on falling back for %q", in)
 		}
 		var obj map[string]any
 		isObject := json.Unmarshal([]byte(in), &obj) == nil && obj != nil && strings.Count(in, "{")+strings.Count(in, "[") < maxDepth
@@ -219,6 +231,22 @@ func FuzzTranscode(f *testing.F) {
 			t.Fatalf("a valid JSON object fell back to log.record.original: %q", in)
 		}
 	})
+}
+
+// validWire reports whether b is a run of well-formed protobuf fields.
+func validWire(b []byte) bool {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
@@ -235,5 +263,56 @@ func TestQuoteBody(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, quoteBody([]byte(tc.in)), "quoteBody")
 		})
+	}
+}
+
+// TestShortDecimal: the fast path gives ParseFloat's value, bit for bit,
+// and leaves what it does not handle to it.
+func TestShortDecimal(t *testing.T) {
+	for _, lit := range []string{"0.5", "-0.25", "1796163011.0594788", "140.42857142857142", "0.1", "-0.0", "123456789.012345",
+		"9.99999999999999", "0.00000000000001", "3.14159265358979", "0.0000000000000000000001", "99999999999999999.9"} {
+		f, ok := shortDecimal([]byte(lit))
+		require.True(t, ok, "%s takes the fast path", lit)
+		want, err := strconv.ParseFloat(lit, 64)
+		require.NoError(t, err, "ParseFloat(%s)", lit)
+		assert.Equal(t, math.Float64bits(want), math.Float64bits(f), "%s: the same bits as ParseFloat", lit)
+	}
+	for _, lit := range []string{"1", "1.", ".5", "01.5", "00.5", "1e5", "1.5e3", "-", "-.5", "1.2.3", "1234567890.123456789", "999999999999999999.9", "4503599627370496.5", "0.00000000000000000000001", "1-2.5", "+1.5"} {
+		_, ok := shortDecimal([]byte(lit))
+		assert.False(t, ok, "%s is left to the general path", lit)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	fast := 0
+	for i := range 1_000_000 {
+		v := r.NormFloat64() * math.Pow(10, float64(r.IntN(30)-12))
+		var lit string
+		switch i % 3 {
+		case 0:
+			lit = strconv.FormatFloat(v, 'f', -1, 64) // shortest, as zap and slog write
+		case 1:
+			lit = strconv.FormatFloat(v, 'f', r.IntN(22)+1, 64)
+		default:
+			// A midpoint between two float64s, or next to one.
+			u := math.Float64bits(math.Abs(v)) &^ 1
+			mid := (math.Float64frombits(u) + math.Float64frombits(u+1)) / 2
+			lit = strconv.FormatFloat(mid, 'f', r.IntN(22)+1, 64)
+		}
+		if f, ok := shortDecimal([]byte(lit)); ok {
+			fast++
+			want, err := strconv.ParseFloat(lit, 64)
+			require.NoError(t, err, "ParseFloat(%s)", lit)
+			require.Equal(t, math.Float64bits(want), math.Float64bits(f), "%s: the same bits as ParseFloat", lit)
+		}
+	}
+	assert.Greater(t, fast, 300_000, "most decimals take the fast path")
+}
+
+func TestParseInt64AgreesWithFitsInt64(t *testing.T) {
+	for _, lit := range []string{"0", "-0", "1", "-1", "01", "-01", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "99999999999999999999", "12a", "-", ""} {
+		i, ok := parseInt64([]byte(lit))
+		assert.Equal(t, fitsInt64([]byte(lit)), ok, "%q: parseInt64 takes what fitsInt64 takes", lit)
+		if want, err := strconv.ParseInt(lit, 10, 64); ok && err == nil {
+			assert.Equal(t, want, i, "%q: the value", lit)
+		}
 	}
 }

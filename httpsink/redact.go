@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/asynclog/asynclog/internal/jsonenc"
 )
 
 // redact keeps scheme, host and path: user info and query may hold secrets.
@@ -21,21 +23,65 @@ func redact(u *url.URL) string {
 // ordinary words and cannot be much of a secret.
 const minSecret = 4
 
-// secretsOf lists what must never appear in an error: every header value
-// (and the credentials after an auth scheme such as "Bearer "), the URL's
-// user name and password, and its query values.
-func secretsOf(u *url.URL, h http.Header) []string {
-	var out []string
-	add := func(v string) {
-		if len(v) >= minSecret {
-			out = append(out, v)
+// credentialWords mark a header whose name says it carries a credential,
+// such as X-Api-Key, X-Auth-Token or X-Client-Secret.
+var credentialWords = []string{"key", "token", "secret", "auth", "password", "passwd", "session", "cookie", "credential", "signature"}
+
+// isCredentialHeader reports whether a header carries a credential:
+// Authorization, Proxy-Authorization, Cookie, or a name with one of
+// credentialWords in it. Other headers (a tenant, VictoriaLogs'
+// VL-Time-Field: time) are settings, whose values are ordinary words that
+// redaction would blot out of every error.
+func isCredentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range credentialWords {
+		if strings.Contains(n, w) {
+			return true
 		}
 	}
-	for _, vs := range h {
+	return false
+}
+
+// secretsOf lists what must never appear in an error, in every encoding a
+// server may echo it in: the values of the credential headers (and the
+// credentials after an auth scheme such as "Bearer ", decoded too for
+// "Basic "; a cookie's values), the URL's user name and password and
+// their basic-auth encoding, and every query value.
+func secretsOf(u *url.URL, h http.Header) []string {
+	var raw []string
+	add := func(v string) {
+		if len(v) >= minSecret {
+			raw = append(raw, v)
+		}
+	}
+	for name, vs := range h {
+		if !isCredentialHeader(name) {
+			continue
+		}
 		for _, v := range vs {
 			add(v)
-			if _, cred, ok := strings.Cut(v, " "); ok {
-				add(strings.TrimSpace(cred))
+			scheme, cred, ok := strings.Cut(v, " ")
+			if !ok {
+				continue
+			}
+			cred = strings.TrimSpace(cred)
+			add(cred)
+			if strings.EqualFold(scheme, "Basic") {
+				if dec, err := base64.StdEncoding.DecodeString(cred); err == nil {
+					user, pass, _ := strings.Cut(string(dec), ":")
+					add(string(dec))
+					add(user)
+					add(pass)
+				}
+			}
+		}
+		if http.CanonicalHeaderKey(name) == "Cookie" {
+			for _, vs := range vs {
+				for _, c := range strings.Split(vs, ";") {
+					if _, val, ok := strings.Cut(c, "="); ok {
+						add(strings.TrimSpace(val))
+					}
+				}
 			}
 		}
 	}
@@ -52,9 +98,53 @@ func secretsOf(u *url.URL, h http.Header) []string {
 			add(v)
 		}
 	}
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range raw {
+		for _, e := range encodings(v) {
+			if !seen[e] {
+				seen[e] = true
+				out = append(out, e)
+			}
+		}
+	}
 	// Longest first, so that a value is hidden whole before any part of it.
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
+}
+
+// encodings returns v as a server may echo it: as it is, query-escaped
+// (+ or %20 for a space), path-escaped, each escape also in lower-case
+// hex, and JSON-escaped with or without escaped slashes.
+func encodings(v string) []string {
+	q := url.QueryEscape(v)
+	out := []string{v, q, strings.ReplaceAll(q, "+", "%20"), url.PathEscape(v)}
+	for _, e := range out[1:] {
+		out = append(out, lowerHex(e))
+	}
+	j := string(jsonenc.AppendString(nil, v))
+	j = j[1 : len(j)-1]
+	out = append(out, j, strings.ReplaceAll(j, "/", `\/`))
+	return out
+}
+
+// lowerHex returns s with the hex digits of its %XX escapes in lower case.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1] = lower(b[i+1])
+			b[i+2] = lower(b[i+2])
+		}
+	}
+	return string(b)
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'F' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // scrub hides the sink's secrets in text quoted from a server (which may

@@ -3,10 +3,15 @@ package httpsink_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -90,4 +95,97 @@ func TestEveryErrorIsRedacted(t *testing.T) {
 			assert.Contains(t, msg, tc.want, "the error still says what happened")
 		})
 	}
+}
+
+// lowerHexEscapes writes the %XX escapes of s in lower-case hex, as some
+// servers do.
+func lowerHexEscapes(s string) string {
+	return regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(s, strings.ToLower)
+}
+
+// TestEncodedSecretsAreRedacted: a server that echoes a secret URL-encoded
+// (the raw query, a header query- or path-escaped, in lower-case hex, a
+// Basic header decoded, JSON with escaped slashes) gets it hidden too, in
+// what OnError hears and in what Flush and Close return.
+func TestEncodedSecretsAreRedacted(t *testing.T) {
+	const token, key, basicPass, urlPass = "tok/en+SECRET=42", "k3y+SECRET/val==", "pa ss/SECRET+1", "pw/SECRET:x"
+	for _, tc := range []struct {
+		name string
+		echo func(r *http.Request) string
+	}{
+		{"the raw query", func(r *http.Request) string { return r.URL.RawQuery }},
+		{"a header query-escaped", func(r *http.Request) string { return url.QueryEscape(r.Header.Get("X-Api-Key")) }},
+		{"a header path-escaped", func(r *http.Request) string { return url.PathEscape(r.Header.Get("X-Api-Key")) }},
+		{"a header in lower-case hex", func(r *http.Request) string { return lowerHexEscapes(url.QueryEscape(r.Header.Get("X-Api-Key"))) }},
+		{"a space as %20", func(r *http.Request) string {
+			return strings.ReplaceAll(url.QueryEscape(r.Header.Get("X-Client-Secret")), "+", "%20")
+		}},
+		{"Basic credentials decoded", func(r *http.Request) string {
+			dec, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(r.Header.Get("Proxy-Authorization"), "Basic "))
+			return string(dec)
+		}},
+		{"a Basic password query-escaped", func(r *http.Request) string {
+			dec, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(r.Header.Get("Proxy-Authorization"), "Basic "))
+			_, p, _ := strings.Cut(string(dec), ":")
+			return url.QueryEscape(p)
+		}},
+		{"the URL's password path-escaped", func(r *http.Request) string { _, p, _ := r.BasicAuth(); return url.PathEscape(p) }},
+		{"the URL's basic auth query-escaped", func(r *http.Request) string {
+			return url.QueryEscape(strings.TrimPrefix(r.Header.Get("Authorization"), "Basic "))
+		}},
+		{"JSON with escaped slashes", func(r *http.Request) string {
+			return `{"key":"` + strings.ReplaceAll(r.Header.Get("X-Api-Key"), "/", `\/`) + `"}`
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var echoed sync.Map // what the server sent back
+			srv := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+				e := tc.echo(r)
+				echoed.Store(e, true)
+				http.Error(w, "denied: "+e, http.StatusForbidden)
+			})
+			u := strings.Replace(srv.URL, "http://", "http://alice:"+url.PathEscape(urlPass)+"@", 1) + "/logs?token=" + url.QueryEscape(token)
+			var errs errorLog
+			s := newSink(t, u, httpsink.Options{Headers: http.Header{
+				"X-Api-Key":           {key},
+				"X-Client-Secret":     {"my SECRET value"},
+				"Proxy-Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("bob:"+basicPass))},
+			}})
+			q, err := asynclog.NewQueue(s, asynclog.Options{MaxAttempts: 1, OnError: errs.add})
+			require.NoError(t, err, "NewQueue")
+			slog.New(asynclog.NewHandler(q, nil)).Info("m")
+			ferr := q.Flush(context.Background())
+			require.Error(t, ferr, "the record failed")
+			slog.New(asynclog.NewHandler(q, nil)).Info("m2")
+			cerr := q.Close()
+			require.Error(t, cerr, "Close reports the second record's failure")
+			require.NotEmpty(t, errs.all(), "errors were reported")
+			all := errs.text() + ferr.Error() + cerr.Error()
+			assert.Contains(t, all, "denied: ", "the body is quoted")
+			assert.NotContains(t, all, "SECRET", "no form of a secret is left")
+			n := 0
+			echoed.Range(func(e, _ any) bool {
+				n++
+				assert.NotContains(t, all, e, "the echo is hidden")
+				return true
+			})
+			assert.Equal(t, 1, n, "the server echoed the same text to both requests")
+		})
+	}
+}
+
+// TestRedactionSparesSettings: only credentials are redacted. A header
+// that is a setting, such as VictoriaLogs' VL-Time-Field: time, does not
+// turn every "time" a server quotes into [redacted].
+func TestRedactionSparesSettings(t *testing.T) {
+	srv := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `cannot parse "time" field of tenant "team-a": want "msg" too`, http.StatusBadRequest)
+	})
+	s := newSink(t, srv.URL+"/insert/jsonline", httpsink.Options{Headers: http.Header{
+		"Vl-Time-Field": {"time"}, "Vl-Msg-Field": {"msg"}, "X-Scope-Orgid": {"team-a"}, "X-Api-Key": {"key-0123"},
+	}})
+	err := s.Write(context.Background(), []asynclog.Record{rec(0, "m", `{"msg":"m"}`)})
+	require.Error(t, err, "refused")
+	assert.Contains(t, err.Error(), `cannot parse "time" field of tenant "team-a": want "msg" too`, "the body is quoted whole")
+	assert.NotContains(t, err.Error(), "[redacted]", "nothing to redact")
 }

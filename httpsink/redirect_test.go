@@ -106,3 +106,70 @@ func TestRedirectLoopIsPermanent(t *testing.T) {
 	assert.Contains(t, err.Error(), "redirects", "the error says why")
 	assert.Equal(t, 10, len(srv.requests()), "ten requests in all, as with Go's default policy")
 }
+
+// TestRedirectToAnotherHostDropsTheHeaders: Go's client drops only
+// Authorization and cookies on a redirect to another host; the sink drops
+// every header of Options.Headers (an X-Api-Key, a tenant) and the
+// Referer, which quotes the URL's query. A redirect within the same
+// origin keeps them.
+func TestRedirectToAnotherHostDropsTheHeaders(t *testing.T) {
+	headers := http.Header{"X-Api-Key": {"key-0123"}, "Authorization": {"Bearer tok-4567"}, "X-Tenant": {"team-a"}, "x-lower-case": {"set as written"}}
+	for _, tc := range []struct {
+		name     string
+		host     string // where the redirect leads
+		sameHost bool
+		keep     bool
+	}{
+		{"another host", "127.0.0.2:0", false, false},
+		{"the same host, another port", "127.0.0.1:0", false, false},
+		{"the same origin", "", true, true},
+	} {
+		for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+			t.Run(tc.name+"/"+strconv.Itoa(status), func(t *testing.T) {
+				var moved *server
+				if tc.host != "" {
+					moved = newServerAt(t, tc.host, nil)
+				}
+				srv := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/v2/logs" {
+						return // the same origin's new place
+					}
+					to := baseURL(moved, r) + "/v2/logs"
+					http.Redirect(w, r, to, status)
+				})
+				if moved == nil {
+					moved = srv
+				}
+				s := newSink(t, srv.URL+"/v1/logs?token=qs-89ab", httpsink.Options{Headers: headers, IdempotencyHeader: "Idempotency-Key"})
+				require.NoError(t, s.Write(context.Background(), []asynclog.Record{rec(0, "m", `{"msg":"m"}`)}), "delivered at the new location")
+				var got *request
+				for _, r := range moved.requests() {
+					if r.Path == "/v2/logs" {
+						got = &r
+					}
+				}
+				require.NotNil(t, got, "the request reached the new location")
+				assert.Equal(t, "{\"msg\":\"m\"}\n", string(got.Body), "with its body")
+				assert.Empty(t, got.Header.Get("Referer"), "no Referer, which would quote the query")
+				assert.NotEmpty(t, got.Header.Get("Idempotency-Key"), "the idempotency key is no secret: kept")
+				assert.Equal(t, "application/x-ndjson", got.Header.Get("Content-Type"), "the sink's own headers kept")
+				for k := range headers {
+					if tc.keep {
+						assert.Equal(t, headers[k][0], got.Header.Get(k), "%s kept within the origin", k)
+					} else {
+						assert.Empty(t, got.Header.Get(k), "%s not sent to another origin", k)
+					}
+				}
+			})
+		}
+	}
+}
+
+// baseURL returns the base URL of moved, or of the server that got r if
+// moved is nil.
+func baseURL(moved *server, r *http.Request) string {
+	if moved == nil {
+		return "http://" + r.Host
+	}
+	return moved.URL
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -36,8 +37,15 @@ type server struct {
 
 func newServer(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) *server {
 	t.Helper()
+	return newServerAt(t, "127.0.0.1:0", answer)
+}
+
+// newServerAt is newServer listening on addr, such as 127.0.0.2:0 for a
+// second loopback host.
+func newServerAt(t *testing.T, addr string, answer func(n int, w http.ResponseWriter, r *http.Request)) *server {
+	t.Helper()
 	s := &server{got: make(chan struct{}, 1024)}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, err := io.ReadAll(r.Body)
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
@@ -64,6 +72,10 @@ func newServer(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.R
 			answer(n, w, r)
 		}
 	}))
+	l, err := net.Listen("tcp", addr)
+	require.NoError(t, err, "listen on %s", addr)
+	s.Listener = l
+	s.Start()
 	t.Cleanup(s.Close)
 	return s
 }

@@ -69,104 +69,118 @@ func startReceiver(t *testing.T, next consumer.Logs) string {
 // float64, bool, string, map[string]any and []any, as pdata's AsRaw does.
 func attrs(m pcommon.Map) map[string]any { return m.AsRaw() }
 
+// otlpFormats are the two OTLP encodings, each checked against the
+// receiver.
+var otlpFormats = []httpsink.Format{httpsink.OTLP, httpsink.OTLPProtobuf}
+
 func TestCollectorAcceptsZapAndSlog(t *testing.T) {
-	for _, gz := range []bool{false, true} {
-		name := "plain"
-		if gz {
-			name = "gzip"
-		}
-		t.Run(name, func(t *testing.T) {
-			endpoint, logs := startCollector(t)
-			sink, err := httpsink.New(endpoint, httpsink.Options{
-				Format:      httpsink.OTLP,
-				Gzip:        gz,
-				ServiceName: "checkout",
-				Resource:    []slog.Attr{slog.String("deployment.environment.name", "test"), slog.Int("host.cpus", 2)},
-			})
-			require.NoError(t, err, "httpsink.New")
-			var errs []error
-			q, err := asynclog.NewQueue(sink, asynclog.Options{OnError: func(err error) { errs = append(errs, err) }})
-			require.NoError(t, err, "NewQueue")
-
-			at := time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.UTC)
-			enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-			zl := zap.New(asynclog.NewCore(enc, zapcore.DebugLevel, q), zap.WithClock(fixedClock{at}), zap.AddCaller())
-			zl.Named("billing").Warn("card declined",
-				zap.Int("amount", 1250),
-				zap.Int64("big", 1<<62),
-				zap.Float64("ratio", 0.25),
-				zap.Bool("retry", true),
-				zap.Strings("tags", []string{"a", "b"}),
-				zap.Dict("card", zap.String("brand", "visa"), zap.Int("last4", 4242)),
-				zap.String("level", "user's own level field"),
-			)
-			sl := slog.New(asynclog.NewHandler(q, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			sl.Error("db down", "attempt", 3, slog.Group("db", "host", "pg1", "port", 5432), "latency", 1.5)
-			sl.Debug("tick")
-			require.NoError(t, q.Close(), "Close delivers everything")
-			require.Empty(t, errs, "no errors reported")
-
-			require.Equal(t, 3, logs.LogRecordCount(), "the collector took every record")
-			var recs []plog.LogRecord
-			for _, ld := range logs.AllLogs() {
-				rl := ld.ResourceLogs()
-				for i := 0; i < rl.Len(); i++ {
-					res := attrs(rl.At(i).Resource().Attributes())
-					assert.Equal(t, "checkout", res["service.name"], "service.name from Options")
-					assert.Equal(t, "test", res["deployment.environment.name"], "resource attribute from Options")
-					assert.Equal(t, int64(2), res["host.cpus"], "typed resource attribute")
-					sl := rl.At(i).ScopeLogs()
-					for j := 0; j < sl.Len(); j++ {
-						assert.Equal(t, "github.com/asynclog/asynclog/httpsink", sl.At(j).Scope().Name(), "scope name")
-						lr := sl.At(j).LogRecords()
-						for k := 0; k < lr.Len(); k++ {
-							recs = append(recs, lr.At(k))
-						}
-					}
-				}
+	for _, format := range otlpFormats {
+		for _, gz := range []bool{false, true} {
+			name := format.String() + "/plain"
+			if gz {
+				name = format.String() + "/gzip"
 			}
-			require.Len(t, recs, 3, "three log records")
-
-			z := recs[0]
-			assert.Equal(t, at, z.Timestamp().AsTime(), "zap timestamp to the nanosecond")
-			assert.Equal(t, plog.SeverityNumberWarn, z.SeverityNumber(), "zap Warn is WARN")
-			assert.Equal(t, "warn", z.SeverityText(), "zap's own level text")
-			assert.Equal(t, "card declined", z.Body().Str(), "body is the message")
-			za := attrs(z.Attributes())
-			assert.Equal(t, int64(1250), za["amount"], "int stays int")
-			assert.Equal(t, int64(1<<62), za["big"], "int64 keeps every digit")
-			assert.Equal(t, 0.25, za["ratio"], "float stays double")
-			assert.Equal(t, true, za["retry"], "bool stays bool")
-			assert.Equal(t, []any{"a", "b"}, za["tags"], "array value")
-			assert.Equal(t, map[string]any{"brand": "visa", "last4": int64(4242)}, za["card"], "nested object as kvlist")
-			assert.Equal(t, "billing", za["logger"], "zap's logger name kept as an attribute")
-			assert.Contains(t, za["caller"], "collector_test.go", "zap's caller kept as an attribute")
-			assert.Equal(t, "user's own level field", za["level"], "a second level key is the user's, kept")
-			assert.NotContains(t, za, "ts", "time not repeated")
-			assert.NotContains(t, za, "msg", "message not repeated")
-
-			s := recs[1]
-			assert.Equal(t, plog.SeverityNumberError, s.SeverityNumber(), "slog Error is ERROR")
-			assert.Equal(t, "ERROR", s.SeverityText(), "slog's own level text")
-			assert.Equal(t, "db down", s.Body().Str(), "body is the message")
-			assert.NotZero(t, s.Timestamp(), "slog time is set")
-			assert.Equal(t, map[string]any{
-				"attempt": int64(3),
-				"db":      map[string]any{"host": "pg1", "port": int64(5432)},
-				"latency": 1.5,
-			}, attrs(s.Attributes()), "slog attributes, without time, level and msg")
-
-			d := recs[2]
-			assert.Equal(t, plog.SeverityNumberDebug, d.SeverityNumber(), "slog Debug is DEBUG")
-			assert.Equal(t, "tick", d.Body().Str(), "debug body")
-			assert.Equal(t, 0, d.Attributes().Len(), "no attributes")
-		})
+			t.Run(name, func(t *testing.T) { testCollectorAccepts(t, format, gz) })
+		}
 	}
 }
 
-func TestCollectorSplitBatches(t *testing.T) {
+func testCollectorAccepts(t *testing.T, format httpsink.Format, gz bool) {
 	endpoint, logs := startCollector(t)
-	sink, err := httpsink.New(endpoint, httpsink.Options{Format: httpsink.OTLP, MaxBodyBytes: 2048})
+	sink, err := httpsink.New(endpoint, httpsink.Options{
+		Format:      format,
+		Gzip:        gz,
+		ServiceName: "checkout",
+		Resource:    []slog.Attr{slog.String("deployment.environment.name", "test"), slog.Int("host.cpus", 2)},
+	})
+	require.NoError(t, err, "httpsink.New")
+	var errs []error
+	q, err := asynclog.NewQueue(sink, asynclog.Options{OnError: func(err error) { errs = append(errs, err) }})
+	require.NoError(t, err, "NewQueue")
+
+	at := time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.UTC)
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	zl := zap.New(asynclog.NewCore(enc, zapcore.DebugLevel, q), zap.WithClock(fixedClock{at}), zap.AddCaller())
+	zl.Named("billing").Warn("card declined",
+		zap.Int("amount", 1250),
+		zap.Int64("big", 1<<62),
+		zap.Float64("ratio", 0.25),
+		zap.Bool("retry", true),
+		zap.Strings("tags", []string{"a", "b"}),
+		zap.Dict("card", zap.String("brand", "visa"), zap.Int("last4", 4242)),
+		zap.String("level", "user's own level field"),
+	)
+	sl := slog.New(asynclog.NewHandler(q, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	sl.Error("db down", "attempt", 3, slog.Group("db", "host", "pg1", "port", 5432), "latency", 1.5)
+	sl.Debug("tick")
+	require.NoError(t, q.Close(), "Close delivers everything")
+	require.Empty(t, errs, "no errors reported")
+
+	require.Equal(t, 3, logs.LogRecordCount(), "the collector took every record")
+	var recs []plog.LogRecord
+	for _, ld := range logs.AllLogs() {
+		rl := ld.ResourceLogs()
+		for i := 0; i < rl.Len(); i++ {
+			res := attrs(rl.At(i).Resource().Attributes())
+			assert.Equal(t, "checkout", res["service.name"], "service.name from Options")
+			assert.Equal(t, "test", res["deployment.environment.name"], "resource attribute from Options")
+			assert.Equal(t, int64(2), res["host.cpus"], "typed resource attribute")
+			sl := rl.At(i).ScopeLogs()
+			for j := 0; j < sl.Len(); j++ {
+				assert.Equal(t, "github.com/asynclog/asynclog/httpsink", sl.At(j).Scope().Name(), "scope name")
+				lr := sl.At(j).LogRecords()
+				for k := 0; k < lr.Len(); k++ {
+					recs = append(recs, lr.At(k))
+				}
+			}
+		}
+	}
+	require.Len(t, recs, 3, "three log records")
+
+	z := recs[0]
+	assert.Equal(t, at, z.Timestamp().AsTime(), "zap timestamp to the nanosecond")
+	assert.Equal(t, plog.SeverityNumberWarn, z.SeverityNumber(), "zap Warn is WARN")
+	assert.Equal(t, "warn", z.SeverityText(), "zap's own level text")
+	assert.Equal(t, "card declined", z.Body().Str(), "body is the message")
+	za := attrs(z.Attributes())
+	assert.Equal(t, int64(1250), za["amount"], "int stays int")
+	assert.Equal(t, int64(1<<62), za["big"], "int64 keeps every digit")
+	assert.Equal(t, 0.25, za["ratio"], "float stays double")
+	assert.Equal(t, true, za["retry"], "bool stays bool")
+	assert.Equal(t, []any{"a", "b"}, za["tags"], "array value")
+	assert.Equal(t, map[string]any{"brand": "visa", "last4": int64(4242)}, za["card"], "nested object as kvlist")
+	assert.Equal(t, "billing", za["logger"], "zap's logger name kept as an attribute")
+	assert.Contains(t, za["caller"], "collector_test.go", "zap's caller kept as an attribute")
+	assert.Equal(t, "user's own level field", za["level"], "a second level key is the user's, kept")
+	assert.NotContains(t, za, "ts", "time not repeated")
+	assert.NotContains(t, za, "msg", "message not repeated")
+
+	s := recs[1]
+	assert.Equal(t, plog.SeverityNumberError, s.SeverityNumber(), "slog Error is ERROR")
+	assert.Equal(t, "ERROR", s.SeverityText(), "slog's own level text")
+	assert.Equal(t, "db down", s.Body().Str(), "body is the message")
+	assert.NotZero(t, s.Timestamp(), "slog time is set")
+	assert.Equal(t, map[string]any{
+		"attempt": int64(3),
+		"db":      map[string]any{"host": "pg1", "port": int64(5432)},
+		"latency": 1.5,
+	}, attrs(s.Attributes()), "slog attributes, without time, level and msg")
+
+	d := recs[2]
+	assert.Equal(t, plog.SeverityNumberDebug, d.SeverityNumber(), "slog Debug is DEBUG")
+	assert.Equal(t, "tick", d.Body().Str(), "debug body")
+	assert.Equal(t, 0, d.Attributes().Len(), "no attributes")
+}
+
+func TestCollectorSplitBatches(t *testing.T) {
+	for _, format := range otlpFormats {
+		t.Run(format.String(), func(t *testing.T) { testCollectorSplitBatches(t, format) })
+	}
+}
+
+func testCollectorSplitBatches(t *testing.T, format httpsink.Format) {
+	endpoint, logs := startCollector(t)
+	sink, err := httpsink.New(endpoint, httpsink.Options{Format: format, MaxBodyBytes: 2048})
 	require.NoError(t, err, "httpsink.New")
 	q, err := asynclog.NewQueue(sink, asynclog.Options{BatchSize: 100, FlushInterval: time.Hour})
 	require.NoError(t, err, "NewQueue")
@@ -182,6 +196,12 @@ func TestCollectorSplitBatches(t *testing.T) {
 }
 
 func TestCollectorRefusals(t *testing.T) {
+	for _, format := range otlpFormats {
+		t.Run(format.String(), func(t *testing.T) { testCollectorRefusals(t, format) })
+	}
+}
+
+func testCollectorRefusals(t *testing.T, format httpsink.Format) {
 	for _, tc := range []struct {
 		name      string
 		err       error
@@ -201,7 +221,7 @@ func TestCollectorRefusals(t *testing.T) {
 			})
 			require.NoError(t, err, "consumer.NewLogs")
 			endpoint := startReceiver(t, next)
-			sink, err := httpsink.New(endpoint, httpsink.Options{Format: httpsink.OTLP, ServiceName: "svc"})
+			sink, err := httpsink.New(endpoint, httpsink.Options{Format: format, ServiceName: "svc"})
 			require.NoError(t, err, "httpsink.New")
 			var reported atomic.Value
 			q, err := asynclog.NewQueue(sink, asynclog.Options{MaxAttempts: 3, MinBackoff: time.Millisecond, OnError: func(err error) { reported.Store(err.Error()) }})
