@@ -47,12 +47,16 @@ const maxKeptBatchBuf = 1 << 20
 // consumer is the state of the queue's one consumer goroutine, touched by
 // no other.
 type consumer struct {
-	q         *queue
-	recs      []Record // the batch being written, notice first if any
-	notices   int      // leading synthetic records in recs, not counted
-	buf       []byte   // the batch's encodings, copied out of the ring
-	msgs      []byte   // the arena of rawMessage
-	out       outcome  // the last batch's, settled under the next lock
+	q          *queue
+	recs       []Record // the batch being written, notice first if any
+	notices    int      // leading synthetic records in recs, not counted
+	failNotice bool     // recs carries a failure notice (notice.go)
+	// failing is when the sink's current run of retryable failures began
+	// (zero while it takes batches): RetryFor counts from it.
+	failing   time.Time
+	buf       []byte  // the batch's encodings, copied out of the ring
+	msgs      []byte  // the arena of rawMessage
+	out       outcome // the last batch's, settled under the next lock
 	firstSeen time.Time
 	lastEnd   time.Time // when the last Write returned, for MinInterval
 	timer     *time.Timer
@@ -108,6 +112,7 @@ func (c *consumer) settleLocked() {
 			q.loss.add(q.loss.count, o.err)
 		}
 	}
+	c.settleFailuresLocked(o) // the failure notice's tally (notice.go)
 	c.out = outcome{}
 	if q.inflight > 0 && q.abortCtx.Err() == nil {
 		q.store.release(q.inflight)
@@ -228,6 +233,7 @@ func (c *consumer) takeLocked() {
 		c.notices = 1
 		q.drops = droppedTally{}
 	}
+	c.addFailureNoticeLocked() // records given up on: a failure notice (notice.go)
 	q.store.take(c, o.BatchSize, min(o.MaxBytes, maxKeptBatchBuf))
 	m := len(c.recs) - c.notices
 	q.released += uint64(m)
@@ -283,6 +289,12 @@ func (c *consumer) rawMessage(enc []byte) string {
 type outcome struct {
 	delivered, failed, fellBack, retries, writes int
 	err                                          error // why records failed
+	// For the failure notice: whether the main sink took the batch's
+	// leading notices, the time span of the failed records, and the
+	// sink's last error.
+	noticed  bool
+	from, to time.Time
+	cause    error
 }
 
 // deliver writes the batch taken, with retries, then to the fallback, and
@@ -296,8 +308,8 @@ func (c *consumer) deliver() {
 	// code (the Sink, OnError): a Flush or Close from there is refused.
 	q.inCallback.Store(true)
 	defer q.inCallback.Store(false)
-	if c.notices > 0 {
-		q.report(fmt.Errorf("%w: %s", ErrDropped, strings.TrimPrefix(c.recs[0].Message, "asynclog: dropped ")))
+	if c.notices > 0 && strings.HasPrefix(c.recs[0].Message, dropNoticePrefix) {
+		q.report(fmt.Errorf("%w: %s", ErrDropped, strings.TrimPrefix(c.recs[0].Message, dropNoticePrefix)))
 	}
 	c.out = c.deliverBatch(c.recs, c.notices)
 	if q.opts.MinInterval > 0 {
@@ -306,27 +318,44 @@ func (c *consumer) deliver() {
 	clear(c.recs)
 }
 
+// dropNoticePrefix opens the drop notice's message.
+const dropNoticePrefix = "asynclog: dropped "
+
 // deliverBatch writes one batch with retries, then to the fallback.
 // notices is the number of leading synthetic records, which are not
 // counted.
+//
+// A retryable failure is retried until the sink has been failing for
+// Options.RetryFor (counted from the first failed attempt since it last
+// took records, so across batches: once an outage has outlasted RetryFor,
+// each later batch gets one attempt until the sink takes one) and, if
+// Options.MaxAttempts is set, for at most that many attempts of this
+// batch. The backoff between attempts is capped at MaxBackoff, and the
+// last wait is shortened to end with RetryFor.
 func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 	q, o := c.q, c.q.opts
 	n := len(recs) - notices
 	var out outcome
 	var err error
 	// attempt counts the failed attempts since the sink last made
-	// progress: a Write that delivered part of the batch starts it again.
+	// progress: a Write that delivered part of the batch starts it again,
+	// and the RetryFor clock (c.failing) too.
 	for attempt := 1; ; attempt++ {
 		err = c.write(q.sink, recs)
 		out.writes++
 		if err == nil {
 			out.delivered += n
+			out.noticed = true
+			c.failing = time.Time{}
 			return out
 		}
 		var dl *DeliveredError
 		if errors.As(err, &dl) && dl.N > 0 {
 			k := min(dl.N, len(recs))
 			counted := max(0, k-notices) // notices come first and are not counted
+			if k >= notices {
+				out.noticed = true
+			}
 			notices = max(0, notices-k)
 			out.delivered += counted
 			n -= counted
@@ -334,22 +363,35 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 			if len(recs) == 0 {
 				return out
 			}
-			attempt = 1
+			attempt, c.failing = 1, time.Time{}
 		}
 		var partial *PartialError
 		if errors.As(err, &partial) {
 			rej := min(max(partial.Rejected, 0), n)
 			q.report(fmt.Errorf("asynclog: sink refused %d of %d %s: %w", rej, n, plural(n, "record", "records"), err))
 			out.delivered += n - rej
-			out.failed, out.err = rej, err
+			out.failed, out.err, out.cause, out.noticed = rej, err, err, true
+			c.failing = time.Time{}
+			if rej > 0 {
+				out.from, out.to = timeSpan(recs[notices:])
+			}
 			return out
 		}
 		if IsPermanent(err) {
 			q.report(fmt.Errorf("asynclog: write %d %s (permanent, not retried): %w", n, plural(n, "record", "records"), err))
 			break
 		}
-		q.report(fmt.Errorf("asynclog: write %d %s (attempt %d of %d): %w", n, plural(n, "record", "records"), attempt, o.MaxAttempts, err))
-		if attempt >= o.MaxAttempts || q.abortCtx.Err() != nil {
+		now := time.Now()
+		if c.failing.IsZero() {
+			c.failing = now
+		}
+		left := o.RetryFor - now.Sub(c.failing)
+		if o.MaxAttempts > 0 {
+			q.report(fmt.Errorf("asynclog: write %d %s (attempt %d of %d): %w", n, plural(n, "record", "records"), attempt, o.MaxAttempts, err))
+		} else {
+			q.report(fmt.Errorf("asynclog: write %d %s (attempt %d, failing for %v of RetryFor %v): %w", n, plural(n, "record", "records"), attempt, now.Sub(c.failing).Round(time.Millisecond), o.RetryFor, err))
+		}
+		if (o.MaxAttempts > 0 && attempt >= o.MaxAttempts) || left <= 0 || q.abortCtx.Err() != nil {
 			break
 		}
 		delay := backoff(o.MinBackoff, o.MaxBackoff, attempt)
@@ -357,7 +399,7 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 		if errors.As(err, &ra) && ra.Delay > delay {
 			delay = min(ra.Delay, o.MaxBackoff)
 		}
-		if !q.retryWait(delay) {
+		if !q.retryWait(min(delay, left)) {
 			break
 		}
 		out.retries++
@@ -378,7 +420,9 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 		case errors.As(ferr, &partial):
 			took = n - min(max(partial.Rejected, 0), n)
 		case errors.As(ferr, &dl):
-			took = max(0, min(dl.N, len(recs))-notices)
+			k := min(dl.N, len(recs))
+			took = max(0, k-notices)
+			recs, notices = recs[k:], max(0, notices-k)
 		}
 		out.delivered += took
 		out.fellBack += took
@@ -387,7 +431,29 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 	}
 	out.failed = n
 	out.err = fmt.Errorf("asynclog: gave up on %d %s: %w", n, plural(n, "record", "records"), err)
+	out.cause = err
+	if n > 0 {
+		out.from, out.to = timeSpan(recs[notices:])
+	}
 	return out
+}
+
+// timeSpan returns the earliest and the latest time of recs, leaving out
+// zero times.
+func timeSpan(recs []Record) (from, to time.Time) {
+	for i := range recs {
+		t := recs[i].Time
+		if t.IsZero() {
+			continue
+		}
+		if from.IsZero() || t.Before(from) {
+			from = t
+		}
+		if to.IsZero() || t.After(to) {
+			to = t
+		}
+	}
+	return from, to
 }
 
 // retryWait waits d before a retry. It reports false if Shutdown has
@@ -519,7 +585,7 @@ func (q *queue) report(err error) {
 func (q *queue) noticeLocked() Record {
 	d := q.drops
 	now := time.Now()
-	msg := "asynclog: dropped " + strconv.FormatUint(d.total, 10) + " " + plural(int(d.total), "record", "records") +
+	msg := dropNoticePrefix + strconv.FormatUint(d.total, 10) + " " + plural(int(d.total), "record", "records") +
 		" since " + d.since.UTC().Format(time.RFC3339Nano)
 	names := [4]string{"DEBUG", "INFO", "WARN", "ERROR"}
 	if enc := q.zapEnc.Load(); enc != nil {

@@ -44,7 +44,11 @@ func (o Overflow) String() string {
 // field's comment gives its default. [NewQueue] resolves the defaults once
 // and rejects negative values.
 type Options struct {
-	// Size is the number of records the queue holds. Default 4096.
+	// Size is the number of records the queue holds. Default 16384: at
+	// 2,000 records a second, eight seconds of a destination that is down
+	// or restarting (see RetryFor). Its slots (about 80 bytes each) are
+	// allocated by NewQueue, with a first byte buffer of 256 bytes a slot
+	// (or MaxBytes, if smaller) that grows up to MaxBytes as needed.
 	Size int
 	// MaxBytes bounds the bytes of the queued records' encodings, alongside
 	// Size: the queue is full when either is reached. Default 16 MiB. The
@@ -110,13 +114,30 @@ type Options struct {
 	// successive Writes while it has more than half its time left, so that
 	// a busy queue does not make one per batch). Default 30s.
 	WriteTimeout time.Duration
-	// MaxAttempts is the number of Write attempts for one batch, the first
-	// included. Default 5; 1 means no retries.
+	// RetryFor is how long the queue retries a batch whose Write fails with
+	// a retryable error, counted from the first failed attempt since the
+	// sink last took records: the length of an outage it rides out. New
+	// records keep queueing behind the batch meanwhile, so a destination
+	// that comes back within RetryFor loses nothing unless the queue
+	// overflows (under OnFull, counted as drops). When it runs out, the
+	// batch goes to Fallback, or counts as Failed and a failure notice
+	// opens the next batch the sink takes; until the sink takes records
+	// again, each later batch gets one attempt. Shutdown's ctx bounds the
+	// retries too. Default 5 minutes, the OpenTelemetry Collector
+	// exporters' own bound.
+	RetryFor time.Duration
+	// MaxAttempts, if set, also bounds the Write attempts for one batch, the
+	// first included (1 means no retries): the batch is given up on at
+	// whichever of MaxAttempts and RetryFor comes first. Default 0: no
+	// attempt limit, only RetryFor.
 	MaxAttempts int
 	// MinBackoff is the wait after the first failed attempt; it doubles with
 	// each further attempt, with jitter. Default 100ms.
 	MinBackoff time.Duration
-	// MaxBackoff caps the backoff and any RetryAfter delay. Default 30s.
+	// MaxBackoff caps the backoff and any RetryAfter delay. Default 5s: a
+	// destination that comes back is written to within MaxBackoff, before
+	// a queue of the default Size filling at thousands of records a second
+	// makes log calls wait.
 	MaxBackoff time.Duration
 	// Spool, if set, is a directory where the queue keeps its records, in
 	// files, instead of in memory: every record the log call accepts is in
@@ -157,15 +178,15 @@ type Options struct {
 
 // Default values of [Options].
 const (
-	defaultSize         = 4096
+	defaultSize         = 16384
 	defaultMaxBytes     = 16 << 20
 	defaultBatchSize    = 256
 	defaultCloseTimeout = 5 * time.Second
 	defaultBlockTimeout = 2 * time.Second
 	defaultWriteTimeout = 30 * time.Second
-	defaultMaxAttempts  = 5
+	defaultRetryFor     = 5 * time.Minute
 	defaultMinBackoff   = 100 * time.Millisecond
-	defaultMaxBackoff   = 30 * time.Second
+	defaultMaxBackoff   = 5 * time.Second
 )
 
 // ErrClosed is returned by Flush once Shutdown has begun, and wrapped by
@@ -200,6 +221,7 @@ func (o Options) resolve() (Options, error) {
 	negd("CloseTimeout", o.CloseTimeout)
 	negd("BlockTimeout", o.BlockTimeout)
 	negd("WriteTimeout", o.WriteTimeout)
+	negd("RetryFor", o.RetryFor)
 	negd("MinBackoff", o.MinBackoff)
 	negd("MaxBackoff", o.MaxBackoff)
 	if o.OnFull < Block || o.OnFull > DropOldest {
@@ -227,10 +249,10 @@ func (o Options) resolve() (Options, error) {
 		o.SpoolBytes = defaultSpoolBytes
 	}
 	def(&o.BatchSize, defaultBatchSize)
-	def(&o.MaxAttempts, defaultMaxAttempts)
 	defd(&o.CloseTimeout, defaultCloseTimeout)
 	defd(&o.BlockTimeout, defaultBlockTimeout)
 	defd(&o.WriteTimeout, defaultWriteTimeout)
+	defd(&o.RetryFor, defaultRetryFor)
 	defd(&o.MinBackoff, defaultMinBackoff)
 	defd(&o.MaxBackoff, defaultMaxBackoff)
 	if o.MaxBackoff < o.MinBackoff {

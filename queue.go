@@ -93,6 +93,7 @@ type queue struct {
 	stopping bool          // Shutdown has begun: records are refused, the consumer drains and exits
 	stats    Stats         // Queued is derived
 	drops    droppedTally  // drops since the last notice
+	fails    failTally     // records given up on since the sink last took a failure notice
 	loss     lossLog       // what Flush and Close report
 
 	wake        chan struct{} // one slot: nudges the parked consumer
