@@ -90,8 +90,11 @@ type Options struct {
 	// process ends as it would have) and by [Exit]. Leave it off in a
 	// program that handles those signals itself: call Close there instead.
 	ExitHook bool
-	// CloseTimeout bounds [Queue.Close], zap's Sync, the synchronous write
-	// of records at SyncLevel, and the exit hook's drain. Default 5s.
+	// CloseTimeout bounds [Queue.Close], zap's Sync, the exit hook's drain,
+	// and the whole call of a synchronous record (at SyncLevel, or zap's
+	// DPanic, Panic and Fatal): its wait for room and its delivery, and for
+	// a zap Fatal the flush of the hooked queues, each bounded by its own
+	// CloseTimeout from the call's start. Default 5s.
 	CloseTimeout time.Duration
 
 	// BlockTimeout bounds how long a log call waits for room with no
@@ -106,7 +109,7 @@ type Options struct {
 	BlockTimeout time.Duration
 	// SyncLevel: records at or above it are written synchronously: the log
 	// call returns once the record and everything queued before it is
-	// delivered (bounded by CloseTimeout). nil means above Error
+	// delivered, or CloseTimeout after it began. nil means above Error
 	// (slog.LevelError+1), which covers zap's DPanic, Panic and Fatal.
 	SyncLevel slog.Leveler
 	// WriteTimeout bounds each Sink.Write: its ctx has a deadline at most
