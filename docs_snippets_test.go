@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -356,9 +357,20 @@ func TestMySink(t *testing.T) {
 	})
 }
 
+// docs/operating.md: outages. Only compiled: it would need the directory.
+func snippetOperatingOutages(sink asynclog.Sink) (*asynclog.Queue, error) {
+	q, err := asynclog.NewQueue(sink, asynclog.Options{
+		Spool:      "/var/lib/myapp/log-spool", // survives a restart of the program too
+		SpoolBytes: 256 << 20,                  // about 8 minutes at 2,000 records/s of 200 bytes
+		RetryFor:   15 * time.Minute,
+	})
+	return q, err
+}
+
 // The compile-only snippets, referenced so that no linter calls them
 // unused.
 var _ = []any{
+	snippetOperatingOutages,
 	snippetGuaranteesExit,
 	snippetGuaranteesNotifyContext,
 	snippetGuaranteesSpool,
