@@ -123,7 +123,9 @@ func TestSyncRecordOneDeadline(t *testing.T) {
 		}
 		start := time.Now()
 		call(q)
-		return time.Since(start)
+		took := time.Since(start)
+		t.Logf("the call took %v (CloseTimeout %v)", took, closeTimeout)
+		return took
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
