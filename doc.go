@@ -38,10 +38,14 @@
 //     announced in the log stream itself, by a WARN record that opens the
 //     next batch and says how many were dropped, by level, since when (in
 //     the shape of the zap Core's encoder when one feeds the queue).
-//   - Sink failures are retried with backoff (see [Permanent], [RetryAfter],
-//     [Partial], [Delivered]), then given to Options.Fallback if set,
-//     reported to Options.OnError, and never reach the log call; a panic in
-//     a Sink is recovered.
+//   - Sink failures are retried with backoff for Options.RetryFor (5
+//     minutes) while new records queue behind them, so a destination that
+//     restarts loses nothing unless the queue fills (see [Permanent],
+//     [RetryAfter], [Partial], [Delivered]); then the batch is given to
+//     Options.Fallback if set, or counted as Failed and announced in the
+//     log stream by a failure notice once the sink takes records again.
+//     Failures are reported to Options.OnError and never reach the log
+//     call; a panic in a Sink is recovered.
 //   - [Queue.Flush] is a barrier that says what was lost before it;
 //     [Queue.Shutdown] drains, closes the sink and stops the consumer within
 //     its ctx, and says what it could not deliver.

@@ -371,10 +371,9 @@ func snippetOperatingScaleOut() {
 		log.Fatal(err)
 	}
 	q, err := asynclog.NewQueue(sink, asynclog.Options{
-		Spool:       "/var/lib/checkout/log-spool",
-		SpoolBytes:  256 << 20,
-		MaxAttempts: 100,
-		MaxBackoff:  time.Minute,
+		Spool:      "/var/lib/checkout/log-spool",
+		SpoolBytes: 256 << 20,
+		RetryFor:   2 * time.Hour,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -382,9 +381,20 @@ func snippetOperatingScaleOut() {
 	defer q.Close()
 }
 
+// docs/operating.md: outages. Only compiled: it would need the directory.
+func snippetOperatingOutages(sink asynclog.Sink) (*asynclog.Queue, error) {
+	q, err := asynclog.NewQueue(sink, asynclog.Options{
+		Spool:      "/var/lib/myapp/log-spool", // survives a restart of the program too
+		SpoolBytes: 256 << 20,                  // about 8 minutes at 2,000 records/s of 200 bytes
+		RetryFor:   15 * time.Minute,
+	})
+	return q, err
+}
+
 // The compile-only snippets, referenced so that no linter calls them
 // unused.
 var _ = []any{
+	snippetOperatingOutages,
 	snippetGuaranteesExit,
 	snippetGuaranteesNotifyContext,
 	snippetGuaranteesSpool,

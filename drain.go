@@ -46,15 +46,18 @@ const maxKeptBatchBuf = 1 << 20
 // consumer is the state of the queue's one consumer goroutine, touched by
 // no other.
 type consumer struct {
-	q         *queue
-	seg       *segment // the records taken, being written
-	batch     []Record // what Write is given: seg.recs itself, or recs
-	recs      []Record // the batch when it is not seg.recs: a notice first, evicted records left out
-	block     []byte   // seg's bytes when WriterSink may write them as they lie, else nil
-	notice    Record   // the drop notice that opens the batch, if notices is 1
-	notices   int      // leading synthetic records in batch, not counted
-	msgs      []byte   // the arena of rawMessage
-	out       outcome  // the last batch's, settled under the next lock
+	q          *queue
+	seg        *segment // the records taken, being written
+	batch      []Record // what Write is given: seg.recs itself, or recs
+	recs       []Record // the batch when it is not seg.recs: notices first, evicted records left out
+	block      []byte   // seg's bytes when WriterSink may write them as they lie, else nil
+	notices    int      // leading synthetic records in batch (drop, failure notices), not counted
+	failNotice bool     // batch carries a failure notice (notice.go)
+	// failing is when the sink's current run of retryable failures began
+	// (zero while it takes batches): RetryFor counts from it.
+	failing   time.Time
+	msgs      []byte  // the arena of rawMessage
+	out       outcome // the last batch's, settled under the next lock
 	firstSeen time.Time
 	lastEnd   time.Time // when the last Write returned, for MinInterval
 	timer     *time.Timer
@@ -113,6 +116,7 @@ func (c *consumer) settleLocked() {
 			q.loss.add(q.loss.count, o.err)
 		}
 	}
+	c.settleFailuresLocked(o) // the failure notice's tally (notice.go)
 	c.out = outcome{}
 	if (q.inflight > 0 || c.seg != nil) && q.abortCtx.Err() == nil {
 		q.store.release(q.inflight, c.seg)
@@ -226,13 +230,21 @@ func (q *queue) parkLocked(mode wakeMode, until time.Time, pacing bool, timer **
 	q.parked, q.pacing = false, false
 }
 
+// noticesDue are the notices that open the next batch: the drops since
+// the last drop notice, and the records given up on since the main sink
+// last took a failure notice.
+type noticesDue struct {
+	drops droppedTally
+	fails failTally
+}
+
 // takeLocked takes the next batch from the store, frees its room and lets
 // waiting log calls in. Nothing in it is proportional to the batch: the
-// records are read, and the drop notice built, outside the lock. It
-// returns the drops to announce.
-func (c *consumer) takeLocked() droppedTally {
+// records are read, and the notices built, outside the lock. It returns
+// the notices due.
+func (c *consumer) takeLocked() noticesDue {
 	q := c.q
-	d := q.drops
+	d := noticesDue{drops: q.drops, fails: c.failuresDueLocked()}
 	q.drops = droppedTally{}
 	c.seg = q.store.take()
 	m := 0
@@ -249,15 +261,19 @@ func (c *consumer) takeLocked() droppedTally {
 }
 
 // prepare turns what takeLocked took into the batch to write, outside the
-// lock: the drop notice first if records were dropped since the last one,
+// lock: the notices due first (notice.go),
 // then the live records, each once its log call has copied its bytes, with
 // the messages the io.Writer front end left in the encodings found. A
 // segment with no evicted records and no notice is written as it is.
-func (c *consumer) prepare(d droppedTally) {
+func (c *consumer) prepare(d noticesDue) {
 	c.recs, c.notices = c.recs[:0], 0
-	if d.total > 0 {
-		c.recs = append(c.recs, c.q.notice(d))
-		c.notices = 1
+	if d.drops.total > 0 {
+		c.recs = append(c.recs, c.q.notice(d.drops))
+		c.notices++
+	}
+	if d.fails.total > 0 {
+		c.recs = append(c.recs, c.q.failureNotice(d.fails))
+		c.notices++
 	}
 	s := c.seg
 	if s == nil {
@@ -322,6 +338,12 @@ func (c *consumer) rawMessage(enc []byte) string {
 type outcome struct {
 	delivered, failed, fellBack, retries, writes int
 	err                                          error // why records failed
+	// For the failure notice: whether the main sink took the batch's
+	// leading notices, the time span of the failed records, and the
+	// sink's last error.
+	noticed  bool
+	from, to time.Time
+	cause    error
 }
 
 // deliver writes the batch taken, with retries, then to the fallback, and
@@ -336,8 +358,8 @@ func (c *consumer) deliver() {
 	// code (the Sink, OnError): a Flush or Close from there is refused.
 	q.inCallback.Store(true)
 	defer q.inCallback.Store(false)
-	if c.notices > 0 {
-		q.report(fmt.Errorf("%w: %s", ErrDropped, strings.TrimPrefix(c.batch[0].Message, "asynclog: dropped ")))
+	if c.notices > 0 && strings.HasPrefix(c.batch[0].Message, dropNoticePrefix) {
+		q.report(fmt.Errorf("%w: %s", ErrDropped, strings.TrimPrefix(c.batch[0].Message, dropNoticePrefix)))
 	}
 	c.out = c.deliverBatch(c.batch, c.notices)
 	if q.opts.MinInterval > 0 {
@@ -356,27 +378,44 @@ func (c *consumer) finishBatch() {
 	}
 }
 
+// dropNoticePrefix opens the drop notice's message.
+const dropNoticePrefix = "asynclog: dropped "
+
 // deliverBatch writes one batch with retries, then to the fallback.
 // notices is the number of leading synthetic records, which are not
 // counted.
+//
+// A retryable failure is retried until the sink has been failing for
+// Options.RetryFor (counted from the first failed attempt since it last
+// took records, so across batches: once an outage has outlasted RetryFor,
+// each later batch gets one attempt until the sink takes one) and, if
+// Options.MaxAttempts is set, for at most that many attempts of this
+// batch. The backoff between attempts is capped at MaxBackoff, and the
+// last wait is shortened to end with RetryFor.
 func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 	q, o := c.q, c.q.opts
 	n := len(recs) - notices
 	var out outcome
 	var err error
 	// attempt counts the failed attempts since the sink last made
-	// progress: a Write that delivered part of the batch starts it again.
+	// progress: a Write that delivered part of the batch starts it again,
+	// and the RetryFor clock (c.failing) too.
 	for attempt := 1; ; attempt++ {
 		err = c.write(q.sink, recs)
 		out.writes++
 		if err == nil {
 			out.delivered += n
+			out.noticed = true
+			c.failing = time.Time{}
 			return out
 		}
 		var dl *DeliveredError
 		if errors.As(err, &dl) && dl.N > 0 {
 			k := min(dl.N, len(recs))
 			counted := max(0, k-notices) // notices come first and are not counted
+			if k >= notices {
+				out.noticed = true
+			}
 			notices = max(0, notices-k)
 			out.delivered += counted
 			n -= counted
@@ -384,22 +423,35 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 			if len(recs) == 0 {
 				return out
 			}
-			attempt = 1
+			attempt, c.failing = 1, time.Time{}
 		}
 		var partial *PartialError
 		if errors.As(err, &partial) {
 			rej := min(max(partial.Rejected, 0), n)
 			q.report(fmt.Errorf("asynclog: sink refused %d of %d %s: %w", rej, n, plural(n, "record", "records"), err))
 			out.delivered += n - rej
-			out.failed, out.err = rej, err
+			out.failed, out.err, out.cause, out.noticed = rej, err, err, true
+			c.failing = time.Time{}
+			if rej > 0 {
+				out.from, out.to = timeSpan(recs[notices:])
+			}
 			return out
 		}
 		if IsPermanent(err) {
 			q.report(fmt.Errorf("asynclog: write %d %s (permanent, not retried): %w", n, plural(n, "record", "records"), err))
 			break
 		}
-		q.report(fmt.Errorf("asynclog: write %d %s (attempt %d of %d): %w", n, plural(n, "record", "records"), attempt, o.MaxAttempts, err))
-		if attempt >= o.MaxAttempts || q.abortCtx.Err() != nil {
+		now := time.Now()
+		if c.failing.IsZero() {
+			c.failing = now
+		}
+		left := o.RetryFor - now.Sub(c.failing)
+		if o.MaxAttempts > 0 {
+			q.report(fmt.Errorf("asynclog: write %d %s (attempt %d of %d): %w", n, plural(n, "record", "records"), attempt, o.MaxAttempts, err))
+		} else {
+			q.report(fmt.Errorf("asynclog: write %d %s (attempt %d, failing for %v of RetryFor %v): %w", n, plural(n, "record", "records"), attempt, now.Sub(c.failing).Round(time.Millisecond), o.RetryFor, err))
+		}
+		if (o.MaxAttempts > 0 && attempt >= o.MaxAttempts) || left <= 0 || q.abortCtx.Err() != nil {
 			break
 		}
 		delay := backoff(o.MinBackoff, o.MaxBackoff, attempt)
@@ -407,7 +459,7 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 		if errors.As(err, &ra) && ra.Delay > delay {
 			delay = min(ra.Delay, o.MaxBackoff)
 		}
-		if !q.retryWait(delay) {
+		if !q.retryWait(min(delay, left)) {
 			break
 		}
 		out.retries++
@@ -428,7 +480,9 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 		case errors.As(ferr, &partial):
 			took = n - min(max(partial.Rejected, 0), n)
 		case errors.As(ferr, &dl):
-			took = max(0, min(dl.N, len(recs))-notices)
+			k := min(dl.N, len(recs))
+			took = max(0, k-notices)
+			recs, notices = recs[k:], max(0, notices-k)
 		}
 		out.delivered += took
 		out.fellBack += took
@@ -437,7 +491,29 @@ func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
 	}
 	out.failed = n
 	out.err = fmt.Errorf("asynclog: gave up on %d %s: %w", n, plural(n, "record", "records"), err)
+	out.cause = err
+	if n > 0 {
+		out.from, out.to = timeSpan(recs[notices:])
+	}
 	return out
+}
+
+// timeSpan returns the earliest and the latest time of recs, leaving out
+// zero times.
+func timeSpan(recs []Record) (from, to time.Time) {
+	for i := range recs {
+		t := recs[i].Time
+		if t.IsZero() {
+			continue
+		}
+		if from.IsZero() || t.Before(from) {
+			from = t
+		}
+		if to.IsZero() || t.After(to) {
+			to = t
+		}
+	}
+	return from, to
 }
 
 // retryWait waits d before a retry. It reports false if Shutdown has
@@ -571,7 +647,7 @@ func (q *queue) report(err error) {
 // level names), or else as slog.JSONHandler writes.
 func (q *queue) notice(d droppedTally) Record {
 	now := time.Now()
-	msg := "asynclog: dropped " + strconv.FormatUint(d.total, 10) + " " + plural(int(d.total), "record", "records") +
+	msg := dropNoticePrefix + strconv.FormatUint(d.total, 10) + " " + plural(int(d.total), "record", "records") +
 		" since " + d.since.UTC().Format(time.RFC3339Nano)
 	names := [4]string{"DEBUG", "INFO", "WARN", "ERROR"}
 	if enc := q.zapEnc.Load(); enc != nil {

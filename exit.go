@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // The exit-hook registry: the one piece of package-level mutable state.
@@ -113,16 +114,17 @@ func registered() []*queue {
 // deliver everything says how many records it lost on stderr (Shutdown's
 // abandonment does), whatever OnError is: the process is about to end.
 func drainRegistered() {
-	eachRegistered(func(ctx context.Context, q *queue) { _ = q.shutdownNoUnregister(ctx) })
+	eachRegistered(time.Now(), func(ctx context.Context, q *queue) { _ = q.shutdownNoUnregister(ctx) })
 }
 
 // flushRegistered flushes every registered queue at once, each bounded by
-// its CloseTimeout: zap's Fatal calls it before zap exits the process. It
+// its CloseTimeout from start (the Fatal call's start, so that the call has
+// one deadline): zap's Fatal calls it before zap exits the process. It
 // flushes rather than shuts down because a Fatal hook that does not exit
 // (zap.WithFatalHook) leaves the program running. What a queue still held
 // at its bound is said on stderr.
-func flushRegistered() {
-	eachRegistered(func(ctx context.Context, q *queue) {
+func flushRegistered(start time.Time) {
+	eachRegistered(start, func(ctx context.Context, q *queue) {
 		if err := q.flush(ctx, true); errors.Is(err, context.DeadlineExceeded) {
 			q.mu.Lock()
 			n := q.store.queued() + q.inflight + len(q.waiters)
@@ -133,14 +135,15 @@ func flushRegistered() {
 }
 
 // eachRegistered runs f for every registered queue at once, each with a
-// ctx bounded by that queue's CloseTimeout, and waits for them all.
-func eachRegistered(f func(ctx context.Context, q *queue)) {
+// ctx whose deadline is that queue's CloseTimeout after start, and waits
+// for them all.
+func eachRegistered(start time.Time, f func(ctx context.Context, q *queue)) {
 	var wg sync.WaitGroup
 	for _, q := range registered() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
+			ctx, cancel := context.WithDeadline(context.Background(), start.Add(q.opts.CloseTimeout))
 			defer cancel()
 			f(ctx, q)
 		}()

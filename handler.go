@@ -36,12 +36,25 @@ func (q *queue) logEnc(rec Record, raw, sync bool) error {
 		q.enqueue(rec, raw, false)
 		return nil
 	}
+	// One deadline bounds the whole call: the wait for room (at most
+	// CloseTimeout for a synchronous record) and the barrier after it.
+	deadline := time.Now().Add(q.opts.CloseTimeout)
 	if !q.enqueue(rec, raw, true) {
+		if q.closing() {
+			return fmt.Errorf("asynclog: synchronous record %q: %w", rec.Message, ErrClosed)
+		}
 		return fmt.Errorf("asynclog: synchronous record %q: %w", rec.Message, ErrDropped)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), q.opts.CloseTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	return q.flush(ctx, true)
+}
+
+// closing reports whether Shutdown has begun.
+func (q *queue) closing() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stopping
 }
 
 // zapLevel maps a zap level onto the slog scale: Debug -4, Info 0, Warn 4,
@@ -74,9 +87,12 @@ var _ zapcore.Core = (*core)(nil)
 // once, as zapcore.NewCore does. Entries above Error (DPanic, Panic, Fatal)
 // are written synchronously whatever Options.SyncLevel says: Write returns
 // once they and everything queued before them are settled, bounded by
-// Options.CloseTimeout, and says so with an error if they were not all
-// delivered. A Fatal entry also flushes every queue whose Options.ExitHook
-// is set, each bounded by its CloseTimeout, before zap exits the process:
+// Options.CloseTimeout from the call's start, and says so with an error if
+// they were not all delivered (wrapping [ErrClosed] after Shutdown began).
+// A Fatal entry also flushes every queue whose Options.ExitHook is set,
+// each bounded by its CloseTimeout from the same start, before zap exits
+// the process, so that Write returns within the longest of those
+// CloseTimeouts (one CloseTimeout when every queue has the same):
 // with a live sink logger.Fatal loses nothing; with a dead one, what was
 // lost is counted on stderr. Sync is Flush bounded by CloseTimeout.
 //
@@ -140,6 +156,7 @@ func (c *core) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Check
 }
 
 func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	start := time.Now() // a Fatal's hooked flushes are bounded from here
 	buf, err := c.enc.EncodeEntry(ent, fields)
 	if err != nil {
 		return fmt.Errorf("asynclog: encode entry: %w", err)
@@ -150,7 +167,7 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	if ent.Level == zapcore.FatalLevel {
 		// zap exits the process once the cores have written: every hooked
 		// queue drains first, as on SIGTERM.
-		flushRegistered()
+		flushRegistered(start)
 	}
 	return err
 }

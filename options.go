@@ -48,7 +48,11 @@ func (o Overflow) String() string {
 // field's comment gives its default. [NewQueue] resolves the defaults once
 // and rejects negative values.
 type Options struct {
-	// Size is the number of records the queue holds. Default 4096.
+	// Size is the number of records the queue holds. Default 16384: at
+	// 2,000 records a second, eight seconds of a destination that is down
+	// or restarting (see RetryFor). Its slots (about 80 bytes each) are
+	// allocated by NewQueue, with a first byte buffer of 256 bytes a slot
+	// (or MaxBytes, if smaller) that grows up to MaxBytes as needed.
 	Size int
 	// MaxBytes bounds the bytes of the queued records' encodings, alongside
 	// Size: the queue is full when either is reached. Default 16 MiB. The
@@ -93,8 +97,11 @@ type Options struct {
 	// process ends as it would have) and by [Exit]. Leave it off in a
 	// program that handles those signals itself: call Close there instead.
 	ExitHook bool
-	// CloseTimeout bounds [Queue.Close], zap's Sync, the synchronous write
-	// of records at SyncLevel, and the exit hook's drain. Default 5s.
+	// CloseTimeout bounds [Queue.Close], zap's Sync, the exit hook's drain,
+	// and the whole call of a synchronous record (at SyncLevel, or zap's
+	// DPanic, Panic and Fatal): its wait for room and its delivery, and for
+	// a zap Fatal the flush of the hooked queues, each bounded by its own
+	// CloseTimeout from the call's start. Default 5s.
 	CloseTimeout time.Duration
 
 	// BlockTimeout bounds how long a log call waits for room with no
@@ -109,7 +116,7 @@ type Options struct {
 	BlockTimeout time.Duration
 	// SyncLevel: records at or above it are written synchronously: the log
 	// call returns once the record and everything queued before it is
-	// delivered (bounded by CloseTimeout). nil means above Error
+	// delivered, or CloseTimeout after it began. nil means above Error
 	// (slog.LevelError+1), which covers zap's DPanic, Panic and Fatal.
 	SyncLevel slog.Leveler
 	// WriteTimeout bounds each Sink.Write: its ctx has a deadline at most
@@ -117,13 +124,30 @@ type Options struct {
 	// successive Writes while it has more than half its time left, so that
 	// a busy queue does not make one per batch). Default 30s.
 	WriteTimeout time.Duration
-	// MaxAttempts is the number of Write attempts for one batch, the first
-	// included. Default 5; 1 means no retries.
+	// RetryFor is how long the queue retries a batch whose Write fails with
+	// a retryable error, counted from the first failed attempt since the
+	// sink last took records: the length of an outage it rides out. New
+	// records keep queueing behind the batch meanwhile, so a destination
+	// that comes back within RetryFor loses nothing unless the queue
+	// overflows (under OnFull, counted as drops). When it runs out, the
+	// batch goes to Fallback, or counts as Failed and a failure notice
+	// opens the next batch the sink takes; until the sink takes records
+	// again, each later batch gets one attempt. Shutdown's ctx bounds the
+	// retries too. Default 5 minutes, the OpenTelemetry Collector
+	// exporters' own bound.
+	RetryFor time.Duration
+	// MaxAttempts, if set, also bounds the Write attempts for one batch, the
+	// first included (1 means no retries): the batch is given up on at
+	// whichever of MaxAttempts and RetryFor comes first. Default 0: no
+	// attempt limit, only RetryFor.
 	MaxAttempts int
 	// MinBackoff is the wait after the first failed attempt; it doubles with
 	// each further attempt, with jitter. Default 100ms.
 	MinBackoff time.Duration
-	// MaxBackoff caps the backoff and any RetryAfter delay. Default 30s.
+	// MaxBackoff caps the backoff and any RetryAfter delay. Default 5s: a
+	// destination that comes back is written to within MaxBackoff, before
+	// a queue of the default Size filling at thousands of records a second
+	// makes log calls wait.
 	MaxBackoff time.Duration
 	// Spool, if set, is a directory where the queue keeps its records, in
 	// files, instead of in memory: every record the log call accepts is in
@@ -164,16 +188,16 @@ type Options struct {
 
 // Default values of [Options].
 const (
-	defaultSize         = 4096
+	defaultSize         = 16384
 	defaultMaxBytes     = 16 << 20
 	defaultBatchSize    = 256
 	defaultLinger       = time.Millisecond
 	defaultCloseTimeout = 5 * time.Second
 	defaultBlockTimeout = 2 * time.Second
 	defaultWriteTimeout = 30 * time.Second
-	defaultMaxAttempts  = 5
+	defaultRetryFor     = 5 * time.Minute
 	defaultMinBackoff   = 100 * time.Millisecond
-	defaultMaxBackoff   = 30 * time.Second
+	defaultMaxBackoff   = 5 * time.Second
 )
 
 // ErrClosed is returned by Flush once Shutdown has begun, and wrapped by
@@ -208,6 +232,7 @@ func (o Options) resolve() (Options, error) {
 	negd("CloseTimeout", o.CloseTimeout)
 	negd("BlockTimeout", o.BlockTimeout)
 	negd("WriteTimeout", o.WriteTimeout)
+	negd("RetryFor", o.RetryFor)
 	negd("MinBackoff", o.MinBackoff)
 	negd("MaxBackoff", o.MaxBackoff)
 	if o.OnFull < Block || o.OnFull > DropOldest {
@@ -235,11 +260,11 @@ func (o Options) resolve() (Options, error) {
 		o.SpoolBytes = defaultSpoolBytes
 	}
 	def(&o.BatchSize, defaultBatchSize)
-	def(&o.MaxAttempts, defaultMaxAttempts)
 	defd(&o.FlushInterval, defaultLinger)
 	defd(&o.CloseTimeout, defaultCloseTimeout)
 	defd(&o.BlockTimeout, defaultBlockTimeout)
 	defd(&o.WriteTimeout, defaultWriteTimeout)
+	defd(&o.RetryFor, defaultRetryFor)
 	defd(&o.MinBackoff, defaultMinBackoff)
 	defd(&o.MaxBackoff, defaultMaxBackoff)
 	if o.MaxBackoff < o.MinBackoff {

@@ -55,7 +55,9 @@ type Stats struct {
 
 // ErrReentrant is returned by Flush, Shutdown and Close when they are called
 // from the queue's own consumer goroutine (from a Sink's Write or from
-// Options.OnError), where waiting for the consumer could never end.
+// Options.OnError), where waiting for the consumer could never end, and
+// from the OnError that Shutdown calls on its own goroutine for what it
+// abandoned at its deadline, where waiting would outlast that Shutdown.
 var ErrReentrant = errors.New("asynclog: called from the queue's own consumer (a Sink or OnError)")
 
 // queue is the state shared by the front ends, the consumer and the
@@ -93,6 +95,7 @@ type queue struct {
 	stopping bool          // Shutdown has begun: records are refused, the consumer drains and exits
 	stats    Stats         // Queued is derived
 	drops    droppedTally  // drops since the last notice
+	fails    failTally     // records given up on since the sink last took a failure notice
 	loss     lossLog       // what Flush and Close report
 
 	wake        chan struct{} // one slot: nudges the parked consumer
@@ -108,6 +111,7 @@ type queue struct {
 	consumer   atomic.Int64 // the consumer goroutine's id, for ErrReentrant
 	inCallback atomic.Bool  // the consumer is inside Sink.Write or OnError
 	msgless    bool         // no sink reads Record.Message (WriterSink): the io.Writer front end's is not looked for
+	abandoner  atomic.Int64 // the id of the goroutine running OnError from abandon; 0: none
 	reporter   reporter
 	startErrs  []error                         // found by NewQueue (spool damage), reported by the consumer as it starts
 	zapEnc     atomic.Pointer[zapcore.Encoder] // the first zap Core's encoder: the drop notice's shape
@@ -315,10 +319,11 @@ func (q *queue) makeRoomLocked(rec Record) bool {
 // waitRoomLocked queues the log call behind earlier waiters until there is
 // room, with q.mu held on entry; it returns unlocked.
 //
-// The wait is bounded by BlockTimeout (the longer of it and CloseTimeout
-// for a synchronous record), but the bound restarts whenever a record has
-// left the queue meanwhile: a slow sink makes the caller wait, only a sink
-// that makes no progress makes it drop. Once a wait has run out with no
+// The wait is bounded by BlockTimeout, but the bound restarts whenever a
+// record has left the queue meanwhile: a slow sink makes the caller wait,
+// only a sink that makes no progress makes it drop. A synchronous record
+// waits at most CloseTimeout, progress or not: its whole call is bounded
+// by one CloseTimeout. Once a wait has run out with no
 // progress, later records are dropped without waiting until a record
 // leaves the queue (a dead sink costs the application one BlockTimeout),
 // and so are those that were waiting. A kept record that cannot wait evicts
@@ -334,7 +339,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 	}
 	d := q.opts.BlockTimeout
 	if mustWait {
-		d = max(d, q.opts.CloseTimeout)
+		d = q.opts.CloseTimeout // the synchronous call's one bound: progress does not restart it (issue 18)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -357,7 +362,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 		// MinInterval on purpose, in Block mode only: there the caller is
 		// paced by the rate limit, as Block promises, while a kept record
 		// in a drop mode must not wait longer than BlockTimeout.
-		if q.released != mark || (q.pacing && q.opts.OnFull == Block) {
+		if !mustWait && (q.released != mark || (q.pacing && q.opts.OnFull == Block)) {
 			mark = q.released
 			t.Reset(d)
 			continue
@@ -707,7 +712,11 @@ func (q *queue) abandon(ctx context.Context) bool {
 	q.mu.Unlock()
 	if lost > 0 || kept > 0 {
 		if q.opts.OnError != nil {
+			// OnError runs here on the Shutdown goroutine: a Flush or
+			// Close it calls would wait for this Shutdown.
+			q.abandoner.Store(goid())
 			q.report(err)
+			q.abandoner.Store(0)
 		}
 		// The count is said on stderr, once, whatever OnError does with it
 		// and past the default reporter's rate limit: a program that
@@ -739,10 +748,15 @@ func (q *queue) resultNow() error {
 }
 
 // fromConsumer reports whether the caller is the queue's consumer,
-// inside a Sink's Write or OnError. It costs an atomic load unless the
-// consumer is inside one of them.
+// inside a Sink's Write or OnError, or Shutdown's goroutine inside the
+// OnError it calls for what it abandoned. It costs two atomic loads unless
+// one of them is inside a callback.
 func (q *queue) fromConsumer() bool {
-	return q.inCallback.Load() && goid() == q.consumer.Load()
+	if q.inCallback.Load() && goid() == q.consumer.Load() {
+		return true
+	}
+	a := q.abandoner.Load()
+	return a != 0 && goid() == a
 }
 
 // forgotten runs as the cleanup of a Queue that became unreachable without

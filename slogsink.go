@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 )
 
@@ -40,8 +41,8 @@ var _ Sink = (*slogSink)(nil)
 // reaches h with its whole text as the message and no attributes.
 //
 // Records below h.Enabled's level are skipped. Write stops at the first
-// record h fails on and returns h's error, wrapped and marked with
-// [Delivered] for the records before it, so the queue retries from the
+// record h fails or panics on and returns h's error (or the panic, as an
+// error), wrapped and marked with [Delivered] for the records before it, so the queue retries from the
 // failing record and nothing h took is written twice. Write honours ctx
 // between records and passes it to h.Handle. SlogSink panics if h is nil.
 func SlogSink(h slog.Handler) Sink {
@@ -63,11 +64,23 @@ func (s *slogSink) Write(ctx context.Context, batch []Record) error {
 		msg, attrs := decodeRecord(rec)
 		r := slog.NewRecord(rec.Time, rec.Level, msg, 0)
 		r.AddAttrs(attrs...)
-		if err := s.h.Handle(ctx, r); err != nil {
+		if err := s.handle(ctx, r); err != nil {
 			return Delivered(fmt.Errorf("asynclog: slog sink: record %d of %d: %w", i+1, len(batch), err), i)
 		}
 	}
 	return nil
+}
+
+// handle calls h.Handle, turning a panic into an error at this record, so
+// that the records before it count as delivered and are not handed over
+// again.
+func (s *slogSink) handle(ctx context.Context, r slog.Record) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("asynclog: sink panicked: %v", v)
+		}
+	}()
+	return s.h.Handle(ctx, r)
 }
 
 // decodeRecord returns a record's message and attributes as the sink
@@ -302,6 +315,9 @@ func (p *jsonParser) scalar() (any, bool) {
 		}
 	}
 	if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
+		if n == 0 && tok[0] == '-' {
+			return math.Copysign(0, -1), true // -0 keeps its sign, as a float64
+		}
 		return n, true
 	}
 	f, err := strconv.ParseFloat(tok, 64)

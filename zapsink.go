@@ -41,8 +41,9 @@ var _ Sink = (*zapSink)(nil)
 // CheckWriteAction, applied by the Logger that made the entry, never by a
 // Core, so the consumer goroutine neither exits nor panics.
 //
-// Write stops at the first entry c fails on and returns its error (as the
-// text zap reports it), marked with [Delivered] for the entries before it,
+// Write stops at the first entry c fails or panics on and returns its error
+// (as the text zap reports it, or the panic as an error), marked with
+// [Delivered] for the entries before it,
 // so the queue retries from there. An error from Sync after a batch that
 // was written is reported but not retried (it is marked with [Partial]
 // with no record refused); Sync's EINVAL and ENOTTY, which os.Stderr or a
@@ -72,7 +73,10 @@ func (s *zapSink) Write(ctx context.Context, batch []Record) error {
 		}
 		var out errCatcher
 		ce.ErrorOutput = &out
-		ce.Write(zapFields(attrs)...)
+		if perr := writeEntry(ce, zapFields(attrs)); perr != nil {
+			werr, written = fmt.Errorf("asynclog: zap sink: entry %d of %d: %w", i+1, len(batch), perr), i
+			break
+		}
 		if out.err != nil {
 			werr, written = fmt.Errorf("asynclog: zap sink: entry %d of %d: %w", i+1, len(batch), out.err), i
 			break
@@ -91,6 +95,19 @@ func (s *zapSink) Write(ctx context.Context, batch []Record) error {
 	case serr != nil:
 		return Partial(serr, 0)
 	}
+	return nil
+}
+
+// writeEntry writes a checked entry, turning a panic in a core into an
+// error at this entry, so that the entries before it count as delivered and
+// are not written again.
+func writeEntry(ce *zapcore.CheckedEntry, fields []zapcore.Field) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("asynclog: sink panicked: %v", v)
+		}
+	}()
+	ce.Write(fields...)
 	return nil
 }
 
