@@ -104,10 +104,9 @@ func TestScaleOutGatewayConfig(t *testing.T) {
 	require.NoError(t, err, "httpsink.New")
 	var errs []error
 	q, err := asynclog.NewQueue(sink, asynclog.Options{
-		Spool:       t.TempDir(),
-		MaxAttempts: 100,
-		MaxBackoff:  time.Minute,
-		OnError:     func(err error) { errs = append(errs, err) },
+		Spool:    t.TempDir(),
+		RetryFor: 2 * time.Hour,
+		OnError:  func(err error) { errs = append(errs, err) },
 	})
 	require.NoError(t, err, "NewQueue")
 	l2 := slog.New(asynclog.NewHandler(q, nil))
