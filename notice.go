@@ -95,3 +95,71 @@ func (q *queue) failureNotice(f failTally) Record {
 	b = append(b, '}')
 	return Record{Time: now, Level: slog.LevelWarn, Message: msg, Encoded: b}
 }
+
+// dropNoticePrefix opens the drop notice's message.
+const dropNoticePrefix = "asynclog: dropped "
+
+// notice builds the synthetic record that opens a batch after drops: in
+// the shape of the zap Core that feeds the queue (its encoder's keys and
+// level names), or else as slog.JSONHandler writes.
+func (q *queue) notice(d droppedTally) Record {
+	now := time.Now()
+	msg := dropNoticePrefix + strconv.FormatUint(d.total, 10) + " " + plural(int(d.total), "record", "records") +
+		" since " + d.since.UTC().Format(time.RFC3339Nano)
+	names := [4]string{"DEBUG", "INFO", "WARN", "ERROR"}
+	if enc := q.zapEnc.Load(); enc != nil {
+		if b, ok := zapNotice(*enc, now, msg, d, names); ok {
+			return Record{Time: now, Level: slog.LevelWarn, Message: msg, Encoded: b}
+		}
+	}
+	b := make([]byte, 0, 256)
+	b = append(b, `{"time":"`...)
+	b = now.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"WARN","msg":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"dropped":`...)
+	b = strconv.AppendUint(b, d.total, 10)
+	b = append(b, `,"dropped_by_level":{`...)
+	sep := false
+	for i, c := range d.byLevel {
+		if c == 0 {
+			continue
+		}
+		if sep {
+			b = append(b, ',')
+		}
+		sep = true
+		b = append(b, '"')
+		b = append(b, names[i]...)
+		b = append(b, `":`...)
+		b = strconv.AppendUint(b, c, 10)
+	}
+	b = append(b, `},"since":"`...)
+	b = d.since.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `"}`...)
+	return Record{Time: now, Level: slog.LevelWarn, Message: msg, Encoded: b}
+}
+
+// zapNotice encodes the drop notice with a zap Core's encoder, so that a
+// zap pipeline's parser sees its own keys and level names.
+func zapNotice(enc zapcore.Encoder, now time.Time, msg string, d droppedTally, names [4]string) ([]byte, bool) {
+	byLevel := zapcore.ObjectMarshalerFunc(func(oe zapcore.ObjectEncoder) error {
+		for i, c := range d.byLevel {
+			if c > 0 {
+				oe.AddUint64(names[i], c)
+			}
+		}
+		return nil
+	})
+	buf, err := enc.Clone().EncodeEntry(zapcore.Entry{Level: zapcore.WarnLevel, Time: now, Message: msg}, []zapcore.Field{
+		{Key: "dropped", Type: zapcore.Uint64Type, Integer: int64(d.total)},
+		{Key: "dropped_by_level", Type: zapcore.ObjectMarshalerType, Interface: byLevel},
+		{Key: "since", Type: zapcore.TimeFullType, Interface: d.since},
+	})
+	if err != nil {
+		return nil, false
+	}
+	b := append([]byte(nil), trimLineEnding(buf.Bytes())...)
+	buf.Free()
+	return b, true
+}

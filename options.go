@@ -200,10 +200,6 @@ const (
 	defaultMaxBackoff   = 5 * time.Second
 )
 
-// ErrClosed is returned by Flush once Shutdown has begun, and wrapped by
-// the error of a Flush that was waiting when Shutdown abandoned the drain.
-var ErrClosed = errors.New("asynclog: queue closed")
-
 // resolve checks o and fills in defaults.
 func (o Options) resolve() (Options, error) {
 	var errs []error

@@ -1,0 +1,68 @@
+package asynclog
+
+// The log call's shared path: every front end ends here, and
+// synchronous records wait for their barrier here.
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// log hands an encoded record to the queue. Synchronous records (sync, or
+// at SyncLevel and above) wait for room whatever OnFull says, and the call
+// returns only once they and everything before them are settled (bounded
+// by CloseTimeout); it returns an error if they were not all delivered.
+//
+// rec.Encoded stays the caller's: the queue copies it.
+func (q *queue) log(rec Record, sync bool) error {
+	return q.logEnc(rec, false, sync)
+}
+
+// logRaw is log for a record whose Message is still inside Encoded (the
+// io.Writer front end): the consumer finds it, with writerMessage, off the
+// log call.
+func (q *queue) logRaw(rec Record, sync bool) error {
+	return q.logEnc(rec, true, sync)
+}
+
+func (q *queue) logEnc(rec Record, raw, sync bool) error {
+	at := q.syncLevel
+	if q.syncDyn != nil {
+		at = q.syncDyn.Level()
+	}
+	if !sync && rec.Level < at {
+		q.enqueue(rec, raw, false)
+		return nil
+	}
+	// One deadline bounds the whole call: the wait for room (at most
+	// CloseTimeout for a synchronous record) and the barrier after it.
+	deadline := time.Now().Add(q.opts.CloseTimeout)
+	if !q.enqueue(rec, raw, true) {
+		if q.closing() {
+			return fmt.Errorf("asynclog: synchronous record %q: %w", rec.Message, ErrClosed)
+		}
+		return fmt.Errorf("asynclog: synchronous record %q: %w", rec.Message, ErrDropped)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	return q.flush(ctx, true)
+}
+
+// closing reports whether Shutdown has begun.
+func (q *queue) closing() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stopping
+}
+
+// trimLineEnding drops the encoder's line ending from an encoded record.
+func trimLineEnding(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
