@@ -157,11 +157,15 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 
 // Options returns the queue's options with every default filled in, as
 // NewQueue resolved them: for metrics (the capacity) and for tests.
-func (pub *Queue) Options() Options { return pub.q.opts }
+func (q *Queue) Options() Options { return q.q.opts }
 
 // Stats returns a snapshot of the queue's counters.
-func (pub *Queue) Stats() Stats {
-	q := pub.q
+func (q *Queue) Stats() Stats {
+	return q.q.statsNow()
+}
+
+// statsNow is a snapshot of the counters, Queued derived.
+func (q *queue) statsNow() Stats {
 	q.mu.Lock()
 	s := q.stats
 	s.Queued = q.store.queued() + q.inflight + len(q.waiters)
@@ -182,8 +186,8 @@ func (pub *Queue) Stats() Stats {
 // Shutdown has begun it returns [ErrClosed]; from a Sink or OnError of the
 // same queue, [ErrReentrant]. Flush never drops anything, whatever OnFull
 // says.
-func (pub *Queue) Flush(ctx context.Context) error {
-	return pub.q.flush(ctx, false)
+func (q *Queue) Flush(ctx context.Context) error {
+	return q.q.flush(ctx, false)
 }
 
 // Shutdown stops accepting records, drains the queue to the sink, closes
@@ -202,13 +206,13 @@ func (pub *Queue) Flush(ctx context.Context) error {
 // it is cancelled, and Shutdown returns at once. Shutdown is idempotent and
 // safe to call while other goroutines log or flush; a later call waits for
 // the first one's drain (bounded by its own ctx) and returns its result.
-func (pub *Queue) Shutdown(ctx context.Context) error {
-	return pub.q.shutdown(ctx)
+func (q *Queue) Shutdown(ctx context.Context) error {
+	return q.q.shutdown(ctx)
 }
 
 // Close is Shutdown bounded by Options.CloseTimeout.
-func (pub *Queue) Close() error {
-	return pub.q.close()
+func (q *Queue) Close() error {
+	return q.q.close()
 }
 
 // checkSink refuses a Sink that could only discard records.
