@@ -48,7 +48,7 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 	q.mu.Lock()
 	q.stats.Enqueued++
 	switch {
-	case q.stopping:
+	case q.stoppingLocked():
 		q.stats.Dropped++ // after Shutdown began: counted, not a loss Flush reports
 		q.mu.Unlock()
 		return false

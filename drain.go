@@ -24,6 +24,7 @@ type consumer struct {
 	// (zero while it takes batches): RetryFor counts from it.
 	failing   time.Time
 	msgs      []byte  // the arena of rawMessage
+	msgless   bool    // no sink reads Record.Message (WriterSink): the io.Writer front end's is not looked for
 	out       outcome // the last batch's, settled under the next lock
 	firstSeen time.Time
 	lastEnd   time.Time // when the last Write returned, for MinInterval
@@ -45,6 +46,9 @@ func (q *queue) run() {
 	defer close(q.done)
 	q.consumer.Store(goid())
 	c := &consumer{q: q, recs: make([]Record, 0, q.opts.BatchSize+1)}
+	_, plain := q.sink.(*writerSink)
+	_, plainFallback := q.opts.Fallback.(*writerSink)
+	c.msgless = plain && (q.opts.Fallback == nil || plainFallback)
 	for _, err := range q.startErrs {
 		q.report(err)
 	}
@@ -121,13 +125,13 @@ func (c *consumer) waitLocked() bool {
 				q.admitLocked() // an empty store fits any waiter
 				continue
 			}
-			if q.stopping {
+			if q.stoppingLocked() {
 				return false
 			}
 			q.parkLocked(wakeOnRecord, time.Time{}, false, &c.timer)
 			continue
 		}
-		if q.stopping || len(q.flushes) > 0 {
+		if q.stoppingLocked() || len(q.flushes) > 0 {
 			return true
 		}
 		now := time.Now()
@@ -248,14 +252,14 @@ func (c *consumer) prepare(d noticesDue) {
 		return
 	}
 	whole := c.notices == 0 && s.dead == 0
-	block := whole && c.q.msgless // WriterSink takes the segment's bytes as they lie ...
+	block := whole && c.msgless // WriterSink takes the segment's bytes as they lie ...
 	for i := range s.recs {
 		s.wait(i)
 		mt := &s.meta[i]
 		if mt.dead {
 			continue
 		}
-		if mt.raw && !c.q.msgless {
+		if mt.raw && !c.msgless {
 			s.recs[i].Message = c.rawMessage(s.recs[i].Encoded)
 		}
 		if !whole {

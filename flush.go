@@ -28,7 +28,7 @@ func (q *queue) flush(ctx context.Context, keep bool) error {
 		return fmt.Errorf("asynclog: flush: %w", ErrReentrant)
 	}
 	q.mu.Lock()
-	if q.stopping {
+	if q.stoppingLocked() {
 		q.mu.Unlock()
 		return ErrClosed
 	}

@@ -34,10 +34,12 @@ const maxGrace = 500 * time.Millisecond
 // shutdownNoUnregister is Shutdown without leaving the exit-hook registry,
 // for the signal goroutine, which must not wait for itself.
 func (q *queue) shutdownNoUnregister(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background() // a nil ctx must not read as "not stopping"
+	}
 	q.mu.Lock()
-	first := !q.stopping
+	first := !q.stoppingLocked()
 	if first {
-		q.stopping = true
 		q.shutdownCtx = ctx
 		close(q.stopped)
 		// Waiting log calls began before Shutdown: they still get room.
@@ -216,7 +218,7 @@ func (q *queue) finish() {
 // Shutdown: it drains and stops the consumer in the background.
 func (q *queue) forgotten() {
 	q.mu.Lock()
-	stopping := q.stopping
+	stopping := q.stoppingLocked()
 	q.mu.Unlock()
 	if !stopping {
 		go q.close()

@@ -27,10 +27,7 @@ func (q *queue) logRaw(rec Record, sync bool) error {
 }
 
 func (q *queue) logEnc(rec Record, raw, sync bool) error {
-	at := q.syncLevel
-	if q.syncDyn != nil {
-		at = q.syncDyn.Level()
-	}
+	at := q.opts.SyncLevel.Level()
 	if !sync && rec.Level < at {
 		q.enqueue(rec, raw, false)
 		return nil
@@ -53,8 +50,13 @@ func (q *queue) logEnc(rec Record, raw, sync bool) error {
 func (q *queue) closing() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.stopping
+	return q.stoppingLocked()
 }
+
+// stoppingLocked reports whether Shutdown has begun: records are refused,
+// the consumer drains and exits. Shutdown's ctx is set once, when it
+// begins.
+func (q *queue) stoppingLocked() bool { return q.shutdownCtx != nil }
 
 // trimLineEnding drops the encoder's line ending from an encoded record.
 func trimLineEnding(b []byte) []byte {

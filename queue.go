@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -65,11 +64,6 @@ type Stats struct {
 type queue struct {
 	sink Sink
 	opts Options
-	// syncLevel is Options.SyncLevel when it is a constant, read on every
-	// log call without an interface call; syncDyn is set instead when it
-	// can change (a *slog.LevelVar, say).
-	syncLevel slog.Level
-	syncDyn   slog.Leveler
 
 	mu       sync.Mutex
 	store    store         // the queued records: a ring in memory, or a spool in files
@@ -83,7 +77,6 @@ type queue struct {
 	waiters  []*roomWaiter // log calls waiting for room, in arrival order
 	stall    uint64        // released+1 at the last wait for room that saw no progress; 0: none
 	flushes  []*flushWait  // Flush calls waiting for their barrier
-	stopping bool          // Shutdown has begun: records are refused, the consumer drains and exits
 	stats    Stats         // Queued is derived
 	drops    droppedTally  // drops since the last notice
 	fails    failTally     // records given up on since the sink last took a failure notice
@@ -101,7 +94,6 @@ type queue struct {
 
 	consumer   atomic.Int64 // the consumer goroutine's id, for ErrReentrant
 	inCallback atomic.Bool  // the consumer is inside Sink.Write or OnError
-	msgless    bool         // no sink reads Record.Message (WriterSink): the io.Writer front end's is not looked for
 	abandoner  atomic.Int64 // the id of the goroutine running OnError from abandon; 0: none
 	reporter   reporter
 	startErrs  []error                         // found by NewQueue (spool damage), reported by the consumer as it starts
@@ -131,14 +123,6 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 		stopped: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	if l, ok := o.SyncLevel.(slog.Level); ok {
-		q.syncLevel = l
-	} else {
-		q.syncDyn = o.SyncLevel
-	}
-	_, plain := sink.(*writerSink)
-	_, plainFallback := o.Fallback.(*writerSink)
-	q.msgless = plain && (o.Fallback == nil || plainFallback)
 	if o.Spool == "" {
 		q.store = newMemStore(o.Size, o.MaxBytes, o.BatchSize)
 	} else if err := q.openSpool(); err != nil {
