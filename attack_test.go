@@ -280,7 +280,7 @@ func TestAttackSpoolBadDirs(t *testing.T) {
 			t.Fatal("unwritable spool: no error")
 		}
 	}
-	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: filepath.Join(dir, "small"), SpoolBytes: 1, OnError: func(error) {}})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: filepath.Join(dir, "small"), SpoolBytes: 4096, OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}

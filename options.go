@@ -136,10 +136,15 @@ type Options struct {
 	// the in-memory queue. Where file mappings or locks are missing,
 	// NewQueue returns an error.
 	Spool string
-	// SpoolBytes is the most bytes the spool holds on disk, and with a
-	// Spool the queue's capacity: OnFull applies when it is full, and Size
-	// and MaxBytes do not limit it. Default 64 MiB. An existing spool that
-	// still holds records keeps its size.
+	// SpoolBytes is the size of the spool's ring, and with a Spool the
+	// queue's capacity: OnFull applies when it is full, and Size and
+	// MaxBytes do not limit it. Default 64 MiB; at least 4096 (NewQueue
+	// refuses less), rounded up to a multiple of 4096; the data file is
+	// 4096 bytes larger. An existing spool that still holds records keeps
+	// its size. [Queue.Options] reports the size in use. A record that
+	// takes more than SpoolBytes in the ring (its message, its encoding and
+	// a 48-byte header, rounded up to 8 bytes) is never queued: it is
+	// dropped and counted. Setting it without Spool is an error.
 	SpoolBytes int64
 	// CrashReport, with Spool set, asks the runtime to copy its crash
 	// report (an unrecovered panic, a fatal error) into the spool directory
@@ -191,6 +196,11 @@ func (o Options) resolve() (Options, error) {
 	neg("MaxAttempts", o.MaxAttempts)
 	if o.SpoolBytes < 0 {
 		errs = append(errs, fmt.Errorf("asynclog: Options.SpoolBytes is negative (%d)", o.SpoolBytes))
+	} else if o.SpoolBytes > 0 && o.SpoolBytes < minSpoolBytes {
+		errs = append(errs, fmt.Errorf("asynclog: Options.SpoolBytes (%d) is below the minimum, %d", o.SpoolBytes, minSpoolBytes))
+	}
+	if o.SpoolBytes != 0 && o.Spool == "" {
+		errs = append(errs, errors.New("asynclog: Options.SpoolBytes needs Options.Spool"))
 	}
 	if o.CrashReport && o.Spool == "" {
 		errs = append(errs, errors.New("asynclog: Options.CrashReport needs Options.Spool"))

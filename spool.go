@@ -14,8 +14,12 @@ import (
 // The hold ends with its owner, however the owner ends.
 var ErrSpoolInUse = errors.New("asynclog: spool in use by another queue")
 
-// defaultSpoolBytes is Options.SpoolBytes' default.
-const defaultSpoolBytes = 64 << 20
+// defaultSpoolBytes is Options.SpoolBytes' default; minSpoolBytes its
+// least value, one page (the ring's unit).
+const (
+	defaultSpoolBytes = 64 << 20
+	minSpoolBytes     = 4096
+)
 
 // spoolStore keeps the queue's records in a spool: a ring in a file
 // mapping (internal/spool), so that a record is in the kernel's page cache
@@ -44,6 +48,9 @@ func (q *queue) openSpool() error {
 	}
 	p := &spoolStore{s: s}
 	q.store = p
+	// The ring is SpoolBytes rounded up to a page, or an existing spool's
+	// own size: Options reports the size in use.
+	q.opts.SpoolBytes = s.Cap()
 	if last, ok := s.LastSeq(); ok {
 		q.seq = last + 1
 	}

@@ -421,3 +421,29 @@ func TestSpoolFull64MiBHeapFlat(t *testing.T) {
 	defer cancel()
 	require.ErrorIs(t, q.Shutdown(ctx), asynclog.ErrDropped)
 }
+
+// TestSpoolBytesValidated: SpoolBytes without Spool, or below one page, is
+// refused at NewQueue; Options reports the ring's real size; a record that
+// takes more than that size in the ring is dropped, one that fits is kept.
+func TestSpoolBytesValidated(t *testing.T) {
+	_, err := asynclog.NewQueue(newRecSink(), asynclog.Options{SpoolBytes: 1 << 20})
+	assert.ErrorContains(t, err, "SpoolBytes needs Options.Spool", "SpoolBytes without Spool")
+	_, err = asynclog.NewQueue(newRecSink(), asynclog.Options{Spool: t.TempDir(), SpoolBytes: 10})
+	assert.ErrorContains(t, err, "below the minimum, 4096", "SpoolBytes of 10")
+
+	// The io.Writer front end stores the line without its newline and no
+	// message: a record takes 48 bytes of header and the line, rounded up
+	// to 8.
+	line := func(n int) []byte { return append([]byte(strings.Repeat("x", n)), '\n') }
+	q, err := asynclog.NewQueue(deadSink, asynclog.Options{Spool: t.TempDir(), SpoolBytes: 5000, OnFull: asynclog.DropNewest})
+	require.NoError(t, err, "SpoolBytes 5000")
+	assert.Equal(t, int64(8192), q.Options().SpoolBytes, "Options reports the ring's size, rounded up to a page")
+	w := asynclog.NewWriter(q)
+	_, _ = w.Write(line(8192 - 48))
+	_, _ = w.Write(line(8192 - 48 + 1))
+	assert.Equal(t, uint64(1), q.Stats().Dropped, "a record of 8192 bytes in the ring is queued, one of 8200 dropped")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_ = q.Shutdown(ctx)
+	require.ErrorContains(t, q.Shutdown(context.Background()), "left in the spool", "the record that fitted stays")
+}
