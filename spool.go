@@ -120,7 +120,7 @@ func (p *spoolStore) size(rec Record) int64 {
 	return spool.RecordSize(len(rec.Message), len(rec.Encoded))
 }
 
-func (p *spoolStore) fits(rec Record) bool  { return p.s.Used()+p.size(rec) <= p.s.Cap() }
+func (p *spoolStore) fits(rec Record) bool  { return p.s.Fits(len(rec.Message), len(rec.Encoded)) }
 func (p *spoolStore) never(rec Record) bool { return p.size(rec) > p.s.Cap() }
 
 func (p *spoolStore) push(seq uint64, rec Record, _ bool) {
