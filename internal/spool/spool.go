@@ -179,6 +179,7 @@ type Spool struct {
 
 	ool     []oolRec // records out of line not yet read, in seq order, from oolRd
 	oolRd   int
+	oolGone int      // entries of ool[oolRd:] whose record was evicted
 	reading []uint64 // records read and not released, in the order read
 
 	// holes are the runs of dead frames between head and tail, each with
@@ -467,7 +468,7 @@ func (s *Spool) recover() {
 func (s *Spool) reset(head uint64) {
 	s.head, s.rd, s.tail, s.evPos = head, head, head, head
 	s.n, s.live, s.replayed = 0, 0, 0
-	s.ool, s.oolRd, s.evIdx = s.ool[:0], 0, 0
+	s.ool, s.oolRd, s.oolGone, s.evIdx = s.ool[:0], 0, 0, 0
 	s.reading = s.reading[:0]
 	s.holeEnd, s.holeStart = map[uint64]uint64{}, map[uint64]uint64{}
 	s.lastHole = noHole
@@ -694,6 +695,7 @@ func (s *Spool) Append(seq uint64, level int32, unixNano int64, msg string, enc 
 func (s *Spool) next() (pos uint64, outOfLine, ok bool) {
 	for s.oolRd < len(s.ool) && s.ool[s.oolRd].pos == noHole {
 		s.oolRd++
+		s.oolGone--
 	}
 	o := s.oolRd < len(s.ool)
 	if s.rd == s.tail {
@@ -739,10 +741,7 @@ func (s *Spool) Read(r *Record) bool {
 	if outOfLine {
 		s.oolRd++
 		if s.oolRd > 64 && s.oolRd > len(s.ool)/2 {
-			k := copy(s.ool, s.ool[s.oolRd:])
-			s.ool = s.ool[:k]
-			s.evIdx -= s.oolRd
-			s.oolRd = 0
+			s.compact()
 		}
 	} else {
 		s.rd += uint64(le.Uint32(h[rSize:]))
@@ -821,6 +820,10 @@ func (s *Spool) Evict(below int32) (Meta, bool) {
 		v = s.ool[s.evIdx].pos
 		s.ool[s.evIdx].pos = noHole
 		s.evIdx++
+		s.oolGone++
+		if s.oolGone > 64 && s.oolGone > (len(s.ool)-s.oolRd)/2 {
+			s.compact()
+		}
 	case s.evPos != s.tail:
 		v = s.evPos
 	default:
@@ -840,6 +843,26 @@ func (s *Spool) Evict(below int32) (Meta, bool) {
 	s.addHole(v, v+e)
 	s.advanceHead()
 	return m, true
+}
+
+// compact drops from ool the entries read and those evicted, keeping
+// Evict's place: a copy of the live entries, 16 bytes each, done when the
+// dropped ones are as many, so each Evict or Read pays for it once.
+func (s *Spool) compact() {
+	w, ev := 0, -1
+	for i := s.oolRd; i < len(s.ool); i++ {
+		if i == s.evIdx {
+			ev = w
+		}
+		if s.ool[i].pos != noHole {
+			s.ool[w] = s.ool[i]
+			w++
+		}
+	}
+	if ev < 0 {
+		ev = w
+	}
+	s.ool, s.oolRd, s.oolGone, s.evIdx = s.ool[:w], 0, 0, ev
 }
 
 // Len returns the number of records not released, read or not.
@@ -946,9 +969,6 @@ func (s *Spool) Close(clean bool) error {
 
 func (s *Spool) u32(x uint64) uint32 { return binary.LittleEndian.Uint32(s.ring[x%s.size:]) }
 func (s *Spool) u64(x uint64) uint64 { return binary.LittleEndian.Uint64(s.ring[x%s.size:]) }
-func (s *Spool) put32(x uint64, v uint32) {
-	binary.LittleEndian.PutUint32(s.ring[x%s.size:], v)
-}
 func (s *Spool) put64(x uint64, v uint64) {
 	binary.LittleEndian.PutUint64(s.ring[x%s.size:], v)
 }

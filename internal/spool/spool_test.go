@@ -3,7 +3,9 @@
 package spool
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -235,6 +237,16 @@ func TestWrapAround(t *testing.T) {
 		}
 		require.Equal(t, len(model), s.Len(), "op %d: Len", i)
 		require.Equal(t, len(model)-nread, s.Unread(), "op %d: Unread", i)
+		next, ok := s.NextSeq()
+		require.Equal(t, nread < len(model), ok, "op %d: NextSeq finds an unread record", i)
+		if ok {
+			require.Equal(t, model[nread].Seq, next, "op %d: NextSeq", i)
+		}
+		last, ok := s.LastSeq()
+		require.Equal(t, len(model) > 0, ok, "op %d: LastSeq finds a record", i)
+		if ok {
+			require.Equal(t, model[len(model)-1].Seq, last, "op %d: LastSeq", i)
+		}
 	}
 	assert.Greater(t, appended, 50*s.Cap(), "the test went round the ring 50 times or more")
 }
@@ -451,4 +463,30 @@ func TestCrashBeforeEveryStore(t *testing.T) {
 	s.beforeStore = nil
 	t.Logf("%d stores, %d crash images checked", stores, checked)
 	assert.Greater(t, checked, 800, "crash images checked")
+}
+
+// TestVersion1Upgraded: a spool written by version 1 (records in line
+// only) is read as it was and its header rewritten as version 2, so that a
+// version 1 binary does not take frames it does not know for records.
+func TestVersion1Upgraded(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, 1<<14)
+	want := stored(t, s, 1, 10)
+	require.NoError(t, s.Close(false), "Close")
+	path := filepath.Join(dir, dataName)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err, "read data file")
+	binary.LittleEndian.PutUint32(b[hVersion:], 1)
+	binary.LittleEndian.PutUint32(b[hCRC:], crc32.Checksum(b[:hCRC], castagnoli))
+	require.NoError(t, os.WriteFile(path, b, 0o600), "write version 1 header")
+
+	s = openT(t, dir, 1<<14)
+	assert.Equal(t, Damage{}, s.Damage(), "no damage")
+	assert.Equal(t, want, readAll(s), "version 1 records")
+	require.NoError(t, s.Close(false), "Close")
+	b, err = os.ReadFile(path)
+	require.NoError(t, err, "read data file")
+	assert.Equal(t, uint32(version), binary.LittleEndian.Uint32(b[hVersion:]), "header rewritten as version 2")
+	_, ok := checkHeader(b[:headerSize])
+	assert.True(t, ok, "rewritten header valid")
 }
