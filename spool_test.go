@@ -447,3 +447,65 @@ func TestSpoolBytesValidated(t *testing.T) {
 	_ = q.Shutdown(ctx)
 	require.ErrorContains(t, q.Shutdown(context.Background()), "left in the spool", "the record that fitted stays")
 }
+
+// TestSpoolHeadDamaged: the spool's head field zeroed, before the ring
+// wraps and after: the next queue delivers the records that were queued
+// and none of those delivered before, counts the damage in Stats and tells
+// OnError.
+func TestSpoolHeadDamaged(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		delivered int // records delivered before the damage
+	}{
+		{"before the ring wraps", 300},
+		{"after it wrapped", 3000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := asynclog.Options{Spool: dir, SpoolBytes: 64 << 10, OnError: func(error) {}}
+			q, err := asynclog.NewQueue(newRecSink(), opts)
+			require.NoError(t, err, "first queue")
+			l := slog.New(asynclog.NewHandler(q, nil))
+			for i := range tc.delivered {
+				l.Info("rec", "i", i)
+			}
+			require.NoError(t, q.Close(), "Close: all delivered")
+
+			q, err = asynclog.NewQueue(deadSink, opts)
+			require.NoError(t, err, "second queue")
+			l = slog.New(asynclog.NewHandler(q, nil))
+			for i := range 300 {
+				l.Info("rec", "i", tc.delivered+i)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			_ = q.Shutdown(ctx)
+			require.ErrorContains(t, q.Shutdown(context.Background()), "300 records left in the spool", "the 300 stay")
+
+			f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_WRONLY, 0)
+			require.NoError(t, err, "open data file")
+			_, err = f.WriteAt(make([]byte, 8), 32) // the head field
+			require.NoError(t, err, "zero the head field")
+			require.NoError(t, f.Close(), "close data file")
+
+			errs := &errorLog{}
+			sink := newRecSink()
+			opts.OnError = errs.add
+			q, err = asynclog.NewQueue(sink, opts)
+			require.NoError(t, err, "third queue")
+			require.NoError(t, q.Close(), "Close")
+			idx, _ := recordIndexes(t, sink.all())
+			want := make([]int, 300)
+			for i := range want {
+				want[i] = tc.delivered + i
+			}
+			assert.Equal(t, want, idx, "the 300 queued records, none delivered before")
+			assert.Positive(t, q.Stats().Damaged, "Stats count the damage")
+			found := false
+			for _, e := range errs.all() {
+				found = found || strings.Contains(e.Error(), "head field damaged")
+			}
+			assert.True(t, found, "OnError told: %v", errs.all())
+		})
+	}
+}

@@ -73,9 +73,16 @@
 //	12      4     header size (4096)
 //	16      8     capacity of the ring in bytes
 //	24      4     CRC-32C (Castagnoli) of bytes 0..24
-//	32      8     head: the logical offset of the oldest frame not dead
+//	32      8     head: the logical offset of the oldest frame not dead, divided by 8 (56 bits), and an 8-bit check of it
 //	40      8     tail: the logical offset after the newest frame in line; valid only if clean is 1
 //	48      8     clean: 1 after Close(true), set back to 0 by Open
+//	56      8     a copy of head, stored after it
+//
+// A crash between the two stores of the head leaves the first copy one
+// step ahead, both intact; anything else that makes them differ, or fails
+// a check, is damage: Open then finds the head again by reading the whole
+// ring (every record holds its own offset, and released and evicted
+// records are dead frames), and reports it ([Damage].Head).
 //
 // Offsets in the ring are logical: they only grow, and the byte at logical
 // offset x is at x mod Cap in the ring. Frames tile the ring from head to

@@ -49,9 +49,10 @@ const (
 	hHdrSize = 12
 	hCap     = 16
 	hCRC     = 24
-	hHead    = 32
+	hHead    = 32 // head, packed with a check (packHead)
 	hTail    = 40
 	hClean   = 48
+	hHead2   = 56 // its copy
 
 	// record header fields
 	rMagic  = 0
@@ -111,6 +112,11 @@ type Damage struct {
 	// was started afresh and everything in it is lost (Bytes is then the
 	// old file's size).
 	Header bool
+	// Head is true if the head field (where the oldest record not released
+	// starts) was damaged, and found again by reading the whole ring: no
+	// record is lost or delivered twice for it, but a file also written by
+	// a version 1 binary may deliver again records that binary released.
+	Head bool
 }
 
 // Err returns nil if d is the zero Damage, else an error describing it,
@@ -122,10 +128,17 @@ func (d Damage) Err() error {
 	if d.Header {
 		return fmt.Errorf("spool: header damaged: data file reset, %d bytes lost", d.Bytes)
 	}
-	if d.Truncated > 0 {
-		return fmt.Errorf("spool: data file cut short by %d bytes; skipped %d damaged regions (%d bytes)", d.Truncated, d.Regions, d.Bytes)
+	var errs []error
+	if d.Head {
+		errs = append(errs, errors.New("spool: head field damaged: found again by reading the whole ring"))
 	}
-	return fmt.Errorf("spool: skipped %d damaged regions (%d bytes)", d.Regions, d.Bytes)
+	switch {
+	case d.Truncated > 0:
+		errs = append(errs, fmt.Errorf("spool: data file cut short by %d bytes; skipped %d damaged regions (%d bytes)", d.Truncated, d.Regions, d.Bytes))
+	case d.Regions > 0 || d.Bytes > 0:
+		errs = append(errs, fmt.Errorf("spool: skipped %d damaged regions (%d bytes)", d.Regions, d.Bytes))
+	}
+	return errors.Join(errs...)
 }
 
 // Crash is an earlier run's crash report, as the runtime wrote it to the
@@ -294,7 +307,7 @@ func (s *Spool) open(want uint64) error {
 	if err := s.mapData(size); err != nil {
 		return err
 	}
-	s.recover()
+	s.recover(binary.LittleEndian.Uint32(hdr[hVersion:]))
 	if binary.LittleEndian.Uint32(hdr[hVersion:]) != version {
 		// A version 1 file reads as version 2; from now on it may hold
 		// frames version 1 does not know.
@@ -321,7 +334,7 @@ func checkHeader(h []byte) (uint64, bool) {
 	size := le.Uint64(h[hCap:])
 	// A head beyond 2^62 would take exabytes of records: only damage
 	// puts it there, and offsets near 2^64 would wrap.
-	if size == 0 || size%8 != 0 || size > 1<<48 || le.Uint64(h[hHead:]) >= 1<<62 {
+	if size == 0 || size%8 != 0 || size > 1<<48 {
 		return 0, false
 	}
 	return size, true
@@ -349,6 +362,7 @@ func (s *Spool) create(size uint64) error {
 		return err
 	}
 	s.reset(0)
+	s.storeHead(0)
 	s.takeCrash()
 	return nil
 }
@@ -403,12 +417,14 @@ func (s *Spool) unmapClose() {
 // It moves nothing: a damaged run of bytes is turned into a dead frame in
 // place, with stores each of which leaves the spool readable, so a kill
 // during Open loses nothing either.
-func (s *Spool) recover() {
-	// A head that is not a multiple of 8 is damage to the header page
-	// (only whole frames move it); rounding it down keeps reads aligned.
-	head := s.hdr64(hHead) &^ 7
+func (s *Spool) recover(fileVersion uint32) {
+	head, ok := s.loadHead(fileVersion)
+	if !ok {
+		head = s.scanHead()
+		s.damage.Head = true
+	}
 	end := head + s.size
-	if s.hdr64(hClean) == 1 {
+	if ok && s.hdr64(hClean) == 1 {
 		if t := s.hdr64(hTail); t >= head && t <= end {
 			end = t
 		}
@@ -458,10 +474,107 @@ func (s *Spool) recover() {
 	slices.SortFunc(s.ool, func(a, b oolRec) int { return cmp.Compare(a.seq, b.seq) })
 	s.lastHole = noHole
 	s.advanceHead()
+	if !ok || fileVersion != version {
+		s.storeHead(s.head)
+	}
 	s.rd, s.evPos = s.head, s.head
 	s.skipToInLine(&s.rd)
 	s.skipToInLine(&s.evPos)
 	s.replayed = s.n
+}
+
+// storeHead stores head in the header page, packed with its check, with
+// one aligned store, and then its copy with another.
+func (s *Spool) storeHead(head uint64) {
+	v := packHead(head)
+	s.putHdr64(hHead, v)
+	s.putHdr64(hHead2, v)
+}
+
+// loadHead returns the head stored in the header page, and false if it is
+// damaged. A crash between storeHead's two stores leaves the first copy
+// one step ahead of the second, both intact: the first is the head. Any
+// other difference is damage: so are a copy that fails its check, and a
+// second copy ahead of the first. A version 1 file has one plain head.
+func (s *Spool) loadHead(fileVersion uint32) (uint64, bool) {
+	if fileVersion == 1 {
+		return s.hdr64(hHead) &^ 7, true
+	}
+	a, okA := unpackHead(s.hdr64(hHead))
+	b, okB := unpackHead(s.hdr64(hHead2))
+	if !okA || !okB || a < b {
+		return 0, false
+	}
+	return a, true
+}
+
+// packHead packs a head (a multiple of 8, below 2^59) into 56 bits and an
+// 8-bit check of them, so that one 8-byte store writes both. The check of
+// zero is not zero, so a zeroed field is damage.
+func packHead(head uint64) uint64 {
+	x := head >> 3
+	return x | uint64(headCheck(x))<<56
+}
+
+func unpackHead(v uint64) (uint64, bool) {
+	x := v & (1<<56 - 1)
+	return x << 3, uint8(v>>56) == headCheck(x)
+}
+
+// headCheck mixes the 56 bits (a multiply and xor-shifts, so that every
+// bit of x reaches the top byte) and keeps 8: a damaged field passes with
+// odds of 1 in 256, a zeroed one never.
+func headCheck(x uint64) uint8 {
+	x *= 0x9e3779b97f4a7c15
+	x ^= x >> 29
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 32
+	return uint8(x>>56) ^ 0xa5
+}
+
+// scanHead finds the head again when the header's copies of it are
+// damaged, from the frames themselves: every record holds its own logical
+// offset, and released and evicted records are dead frames. It reads the
+// whole ring, 8 bytes at a time, for intact records (and dead frames that
+// hold their offset); the newest end among them is the tail, and the head
+// is the oldest record within a ring's length of it that is not dead (the
+// tail if there is none). A record released by a version 1 binary, which
+// did not mark released records dead, comes back.
+func (s *Spool) scanHead() uint64 {
+	var top uint64
+	found := func(p uint64, f func(off, size uint64)) {
+		m := uint32(s.word(p))
+		off := s.u64(p + rOff)
+		if off%s.size != p || off >= 1<<59 {
+			return
+		}
+		switch m {
+		case recMagic, oolMagic:
+			if size, ok := s.check(off, off+s.size); ok {
+				f(off, size)
+			}
+		case deadMagic:
+			if size := s.word(p) >> 32; size >= 16 && size%8 == 0 && size <= s.size {
+				top = max(top, off+size)
+			}
+		}
+	}
+	for p := uint64(0); p < s.size; p += 8 {
+		found(p, func(off, size uint64) { top = max(top, off+size) })
+	}
+	head := top
+	low := uint64(0)
+	if top > s.size {
+		low = top - s.size
+	}
+	for p := uint64(0); p < s.size; p += 8 {
+		found(p, func(off, _ uint64) {
+			if off >= low {
+				head = min(head, off)
+			}
+		})
+	}
+	return head
 }
 
 // reset empties the in-memory state, with head and tail at head.
@@ -571,7 +684,9 @@ func (s *Spool) addHole(a, e uint64) {
 func (s *Spool) advanceHead() {
 	h := s.head
 	for h != s.tail && uint32(s.word(h)) == deadMagic {
-		if e, ok := s.holeEnd[h]; ok {
+		if len(s.holeEnd) == 0 {
+			// no hole to forget: the common case, a released batch
+		} else if e, ok := s.holeEnd[h]; ok {
 			delete(s.holeEnd, h)
 			delete(s.holeStart, e)
 			if s.lastHole == h {
@@ -584,7 +699,7 @@ func (s *Spool) advanceHead() {
 		return
 	}
 	s.head = h
-	s.putHdr64(hHead, h)
+	s.storeHead(h)
 	if s.rd < h {
 		s.rd = h
 		s.skipToInLine(&s.rd)
@@ -840,8 +955,11 @@ func (s *Spool) Evict(below int32) (Meta, bool) {
 	if v == s.evPos {
 		s.skipToInLine(&s.evPos)
 	}
-	s.addHole(v, v+e)
-	s.advanceHead()
+	if v == s.head {
+		s.advanceHead() // its room is free at once: no hole
+	} else {
+		s.addHole(v, v+e)
+	}
 	return m, true
 }
 

@@ -477,6 +477,8 @@ func TestVersion1Upgraded(t *testing.T) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err, "read data file")
 	binary.LittleEndian.PutUint32(b[hVersion:], 1)
+	binary.LittleEndian.PutUint64(b[hHead:], 0) // version 1: a plain offset
+	binary.LittleEndian.PutUint64(b[hHead2:], 0)
 	binary.LittleEndian.PutUint32(b[hCRC:], crc32.Checksum(b[:hCRC], castagnoli))
 	require.NoError(t, os.WriteFile(path, b, 0o600), "write version 1 header")
 
