@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -241,8 +242,9 @@ func TestChildKilledMidEvict(t *testing.T) {
 }
 
 // TestChildPanicCrashReport: a child that panics after ArmCrashOutput
-// leaves its crash report, panic value and stack, for the next Open, which
-// delivers it once; its record is kept too.
+// leaves its crash report, panic value and stack, for the next Open; the
+// report stays until RemoveCrashReport, so it is delivered once; its
+// record is kept too.
 func TestChildPanicCrashReport(t *testing.T) {
 	dir := t.TempDir()
 	cmd := child(t, "panic", dir)
@@ -262,6 +264,19 @@ func TestChildPanicCrashReport(t *testing.T) {
 	assert.Contains(t, c.Text, "childPanics", "report has the panicking function")
 	assert.WithinDuration(t, start, c.Time, time.Minute, "report's time")
 	assert.Equal(t, []uint64{1}, seqs(readAll(s)), "the child's record")
+	require.NoError(t, s.Close(true), "Close")
+
+	s = openT(t, dir, 1<<16)
+	c2, ok := s.CrashReport()
+	assert.True(t, ok && c2.Text == c.Text, "the report stays until removed")
+	require.NoError(t, s.ArmCrashOutput(), "arm")
+	b, err := os.ReadFile(filepath.Join(dir, crashName))
+	require.NoError(t, err, "read the crash file")
+	assert.Equal(t, c.Text, string(b), "arming keeps a report not removed")
+	require.NoError(t, s.Close(true), "Close")
+
+	s = openT(t, dir, 1<<16)
+	require.NoError(t, s.RemoveCrashReport(), "RemoveCrashReport")
 	require.NoError(t, s.Close(true), "Close")
 
 	s = openT(t, dir, 1<<16)

@@ -726,6 +726,20 @@ func (s *Spool) Fits(msgLen, encLen int) bool {
 	return ok
 }
 
+// Room returns the size in the ring (see [RecordSize]) of the largest
+// record that fits now: the room after the newest record, or in the hole
+// the last Evict made or grew, whichever is larger.
+func (s *Spool) Room() int64 {
+	if s.ring == nil {
+		return 0
+	}
+	room := s.size - (s.tail - s.head)
+	if e, ok := s.holeEnd[s.lastHole]; ok {
+		room = max(room, e-s.lastHole)
+	}
+	return int64(min(room, maxFrame))
+}
+
 // place returns where a record of size bytes goes: tail, or the end of the
 // last hole; false if neither has room.
 func (s *Spool) place(size uint64) (uint64, bool) {
@@ -1035,8 +1049,8 @@ func (s *Spool) Replayed() int { return s.replayed }
 func (s *Spool) Damage() Damage { return s.damage }
 
 // CrashReport returns the crash report an earlier run left in the
-// directory, which Open took (and removed, so that it is delivered once),
-// and false if there was none.
+// directory, which Open read, and false if there was none. The file stays
+// until [Spool.RemoveCrashReport].
 func (s *Spool) CrashReport() (Crash, bool) { return s.crash, s.crash.Text != "" }
 
 // Dir returns the directory Open was given.
