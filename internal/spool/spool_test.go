@@ -492,3 +492,48 @@ func TestVersion1Upgraded(t *testing.T) {
 	_, ok := checkHeader(b[:headerSize])
 	assert.True(t, ok, "rewritten header valid")
 }
+
+// TestEvictRoomComesFromRuns: evicted records free room for a new one only
+// as a run of dead bytes (or at the head): with 200-byte Info records
+// between kept ones of 600, evicting every Info record leaves no run of
+// 1,000 bytes, so a kept record of that size does not fit, though the dead
+// bytes add up to more; once the consumer releases the records at the
+// head, it does. A 200-byte record fits in the first hole at once.
+func TestEvictRoomComesFromRuns(t *testing.T) {
+	s := openT(t, t.TempDir(), 8192)
+	defer s.Close(false)
+	kept := make([]byte, 600-recHeader)
+	info := make([]byte, 200-recHeader)
+	q := uint64(0)
+	for {
+		q++
+		enc, level := info, int32(0)
+		if q%2 == 1 {
+			enc, level = kept, 8
+		}
+		if !s.Append(q, level, 0, "", enc) {
+			break
+		}
+	}
+	require.False(t, s.Fits(0, len(info)), "full")
+	_, ok := s.Evict(8)
+	require.True(t, ok, "Evict an Info record")
+	assert.True(t, s.Fits(0, len(info)), "a record of the evicted one's size fits in its hole")
+	assert.Equal(t, int64(200), s.Room(), "Room: the hole")
+	evicted := 1
+	for {
+		if _, ok := s.Evict(8); !ok {
+			break
+		}
+		evicted++
+	}
+	big := make([]byte, 1000-recHeader)
+	assert.Greater(t, int64(evicted*200), int64(1000), "more dead bytes than the record needs")
+	assert.False(t, s.Fits(0, len(big)), "no run of dead bytes is long enough")
+	for range 2 {
+		require.True(t, s.Read(new(Record)), "Read a kept record")
+	}
+	require.NoError(t, s.Release(2), "Release the two oldest kept records")
+	assert.True(t, s.Fits(0, len(big)), "the head passed them and the dead records behind them")
+	require.True(t, s.Append(q, 8, 0, "", big), "Append")
+}
