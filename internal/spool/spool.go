@@ -982,8 +982,11 @@ func (s *Spool) Evict(below int32) (Meta, bool) {
 // dropped ones are as many, so each Evict or Read pays for it once.
 func (s *Spool) compact() {
 	w, ev := 0, -1
+	if s.evIdx <= s.oolRd {
+		ev = 0
+	}
 	for i := s.oolRd; i < len(s.ool); i++ {
-		if i == s.evIdx {
+		if ev < 0 && i == s.evIdx {
 			ev = w
 		}
 		if s.ool[i].pos != noHole {
