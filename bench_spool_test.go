@@ -4,8 +4,11 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -119,4 +122,49 @@ func threadFaults() int64 {
 // reportFaults adds the minor page faults per record since start.
 func reportFaults(b *testing.B, start int64) {
 	b.ReportMetric(float64(minorFaults()-start)/float64(b.N), "faults/op")
+}
+
+// BenchmarkSpoolEvictBehindKept: the Info log call's latency in the drop
+// modes when the default 64 MiB spool is full behind a sink that takes
+// nothing: 60 MiB of 4 KB Error records (kept) first, then Info records.
+// DropOldest evicts the oldest Info record, behind all the Error records,
+// for every call; DropNewest drops the new one. Reports p50, p99 and the
+// longest call.
+func BenchmarkSpoolEvictBehindKept(b *testing.B) {
+	for _, mode := range []asynclog.Overflow{asynclog.DropOldest, asynclog.DropNewest} {
+		b.Run(mode.String(), func(b *testing.B) {
+			gate := newGateSink(nil, true)
+			q, err := asynclog.NewQueue(gate, asynclog.Options{Spool: b.TempDir(), OnFull: mode, OnError: func(error) {}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() {
+				gate.open()
+				_ = q.Close() // reports the drops
+			})
+			l := slog.New(asynclog.NewHandler(q, nil))
+			l.Info("first")
+			<-gate.started // the consumer holds a batch: nothing leaves
+			pad := strings.Repeat("e", 4000)
+			for range (60 << 20) / 4096 {
+				l.Error("kept", "pad", pad)
+			}
+			for i := 0; q.Stats().Dropped == 0; i++ {
+				l.Info("rec", "i", i)
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				t0 := time.Now()
+				l.Info("rec", "i", i)
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			b.ReportMetric(float64(lat[len(lat)-1].Nanoseconds()), "max-ns")
+		})
+	}
 }

@@ -79,7 +79,8 @@
 // return from main without Close), and the next [NewQueue] on the spool
 // delivers them first. The batch being written when the process died may
 // be delivered twice. With Options.CrashReport, the runtime's report of the
-// crash is delivered too, as an Error record. The spool does not protect
+// crash is delivered too, as an Error record, by the next queue on the
+// spool. The spool does not protect
 // against power loss: the kernel writes the page cache to disk in its own
 // time.
 //

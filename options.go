@@ -161,24 +161,42 @@ type Options struct {
 	// A second queue on a spool held by a live queue gets an error wrapping
 	// [ErrSpoolInUse]; the consumer holds the spool until it exits, so
 	// after a Shutdown that returned at its deadline with the sink still
-	// busy, a second Shutdown waits for the hold to end. Durability is against the process dying, not the
-	// machine losing power: the kernel writes the page cache to disk in its
-	// own time. Records are stored as the front end encoded them. Empty:
-	// the in-memory queue. Where file mappings or locks are missing,
-	// NewQueue returns an error.
+	// busy, a second Shutdown waits for the hold to end. Durability is
+	// against the process dying, not the machine losing power: the kernel
+	// writes the page cache to disk in its own time (a directory on tmpfs
+	// survives the process but not a reboot; on a disk, a clean reboot
+	// too). In the drop modes an evicted record is marked dead in place,
+	// so the caller's cost does not grow with the kept records in front
+	// of it; its room is reused at once at the head of the spool, else by
+	// a record that fits in the run of dead records around it (see
+	// docs/guarantees.md). Records are stored as the front end encoded
+	// them. Empty: the in-memory queue. Where file mappings or locks are
+	// missing, NewQueue returns an error.
 	Spool string
-	// SpoolBytes is the most bytes the spool holds on disk, and with a
-	// Spool the queue's capacity: OnFull applies when it is full, and Size
-	// and MaxBytes do not limit it. Default 64 MiB. An existing spool that
-	// still holds records keeps its size.
+	// SpoolBytes is the size of the spool's ring, and with a Spool the
+	// queue's capacity: OnFull applies when it is full, and Size and
+	// MaxBytes do not limit it. Default 64 MiB; at least 4096 (NewQueue
+	// refuses less), rounded up to a multiple of 4096; the data file is
+	// 4096 bytes larger. An existing spool that still holds records keeps
+	// its size. [Queue.Options] reports the size in use. A record that
+	// takes more than SpoolBytes in the ring (its message, its encoding and
+	// a 48-byte header, rounded up to 8 bytes) is never queued: it is
+	// dropped and counted. Setting it without Spool is an error.
 	SpoolBytes int64
 	// CrashReport, with Spool set, asks the runtime to copy its crash
 	// report (an unrecovered panic, a fatal error) into the spool directory
-	// (runtime/debug.SetCrashOutput); the next queue opened on the spool
-	// with CrashReport set delivers it as one Error record whose message
-	// says the previous run crashed, with the report's text in "crash" and
-	// its time in "crashed_at". The runtime keeps one crash output per
-	// process: with two such queues, the last one opened receives it.
+	// (runtime/debug.SetCrashOutput); the next queue opened on the spool,
+	// with CrashReport set or not, delivers it as one Error record whose
+	// message says the previous run crashed, with the report's text in
+	// "crash", its time in "crashed_at" and what ended the run in
+	// "crash_cause" (the "panic: ..." line; for a fatal error that is not a
+	// panic, whose first line the runtime writes to stderr only, the
+	// goroutine and function the report shows). The record never evicts
+	// another: a report longer than the room left in the spool is cut to
+	// fit, with "crash_truncated" true and the full size in "crash_bytes";
+	// with no room at all, it stays in the directory for the next start.
+	// The runtime keeps one crash output per process: with two such
+	// queues, the last one opened receives it.
 	CrashReport bool
 
 	// Fallback, if set, receives a batch (one attempt) that the sink gave up
@@ -219,6 +237,11 @@ func (o Options) resolve() (Options, error) {
 	neg("MaxAttempts", o.MaxAttempts)
 	if o.SpoolBytes < 0 {
 		errs = append(errs, fmt.Errorf("asynclog: Options.SpoolBytes is negative (%d)", o.SpoolBytes))
+	} else if o.SpoolBytes > 0 && o.SpoolBytes < minSpoolBytes {
+		errs = append(errs, fmt.Errorf("asynclog: Options.SpoolBytes (%d) is below the minimum, %d", o.SpoolBytes, minSpoolBytes))
+	}
+	if o.SpoolBytes != 0 && o.Spool == "" {
+		errs = append(errs, errors.New("asynclog: Options.SpoolBytes needs Options.Spool"))
 	}
 	if o.CrashReport && o.Spool == "" {
 		errs = append(errs, errors.New("asynclog: Options.CrashReport needs Options.Spool"))

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynclog/asynclog/internal/spool"
 )
@@ -14,8 +17,12 @@ import (
 // The hold ends with its owner, however the owner ends.
 var ErrSpoolInUse = errors.New("asynclog: spool in use by another queue")
 
-// defaultSpoolBytes is Options.SpoolBytes' default.
-const defaultSpoolBytes = 64 << 20
+// defaultSpoolBytes is Options.SpoolBytes' default; minSpoolBytes its
+// least value, one page (the ring's unit).
+const (
+	defaultSpoolBytes = 64 << 20
+	minSpoolBytes     = 4096
+)
 
 // spoolStore keeps the queue's records in a spool: a ring in a file
 // mapping (internal/spool), so that a record is in the kernel's page cache
@@ -36,8 +43,8 @@ type spoolStore struct {
 var _ store = (*spoolStore)(nil)
 
 // openSpool opens Options.Spool as the queue's store: the records an
-// earlier process left are queued first, then (with CrashReport) its crash
-// report, then the new ones.
+// earlier process left are queued first, then its crash report (if it
+// left one, whatever this queue's CrashReport says), then the new ones.
 func (q *queue) openSpool() error {
 	dir := q.opts.Spool
 	s, err := spool.Open(dir, q.opts.SpoolBytes)
@@ -50,6 +57,9 @@ func (q *queue) openSpool() error {
 	p := &spoolStore{s: s, batch: q.opts.BatchSize, limit: min(q.opts.MaxBytes, maxKeptBatchBuf)}
 	p.seg.meta = make([]recMeta, 0, p.batch)
 	q.store = p
+	// The ring is SpoolBytes rounded up to a page, or an existing spool's
+	// own size: Options reports the size in use.
+	q.opts.SpoolBytes = s.Cap()
 	if last, ok := s.LastSeq(); ok {
 		q.seq = last + 1
 	}
@@ -65,15 +75,22 @@ func (q *queue) openSpool() error {
 		q.stats.Damaged = uint64(max(d.Regions, 1))
 		q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, d.Err()))
 	}
-	if q.opts.CrashReport {
-		if c, ok := s.CrashReport(); ok {
-			rec := crashRecord(c)
-			if p.fits(rec) || q.makeRoomLocked(rec) || p.makeRoomFor(q, rec) {
-				q.stats.Enqueued++
-				p.push(q.seq, rec, false).write(rec)
-				q.seq++
+	if c, ok := s.CrashReport(); ok {
+		// Delivered whatever this queue's CrashReport says: the run that
+		// crashed asked for it. It goes in only where there is room, cut
+		// to fit: it never evicts a record.
+		if rec, ok := crashRecord(c, s.Room()); ok {
+			q.stats.Enqueued++
+			p.push(q.seq, rec, false).write(rec)
+			q.seq++
+			if err := s.RemoveCrashReport(); err != nil {
+				q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, err))
 			}
+		} else {
+			q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: no room for the previous run's crash report (%d bytes): kept in the directory for the next start", dir, len(c.Text)))
 		}
+	}
+	if q.opts.CrashReport {
 		if err := s.ArmCrashOutput(); err != nil {
 			_ = s.Close(true)
 			return fmt.Errorf("asynclog: spool %s: crash output: %w", dir, err)
@@ -82,35 +99,81 @@ func (q *queue) openSpool() error {
 	return nil
 }
 
-// crashRecord is the record that delivers an earlier run's crash report.
-func crashRecord(c spool.Crash) Record {
-	const msg = "asynclog: the previous run crashed"
+// crashMessage is the message of the record that delivers a crash report.
+const crashMessage = "asynclog: the previous run crashed"
+
+// crashRecord is the record that delivers an earlier run's crash report,
+// at most room bytes in the spool (see spool.RecordSize): a longer report
+// is cut, at its end, and the record says so ("crash_truncated", and the
+// report's full size in "crash_bytes"). It returns false if not even the
+// record's fixed part fits.
+func crashRecord(c spool.Crash, room int64) (Record, bool) {
 	now := time.Now()
-	b := make([]byte, 0, len(c.Text)+256)
-	b = append(b, `{"time":"`...)
-	b = now.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","level":"ERROR","msg":`...)
-	b = appendJSONString(b, msg)
-	b = append(b, `,"crashed_at":"`...)
-	b = c.Time.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","crash":`...)
-	b = appendJSONString(b, c.Text)
-	b = append(b, '}')
-	return Record{Time: now, Level: slog.LevelError, Message: msg, Encoded: b}
+	cause := crashCause(c.Text)
+	text := c.Text
+	for {
+		b := make([]byte, 0, len(text)+len(cause)+256)
+		b = append(b, `{"time":"`...)
+		b = now.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `","level":"ERROR","msg":`...)
+		b = appendJSONString(b, crashMessage)
+		b = append(b, `,"crashed_at":"`...)
+		b = c.Time.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `","crash_cause":`...)
+		b = appendJSONString(b, cause)
+		if len(text) < len(c.Text) {
+			b = append(b, `,"crash_truncated":true,"crash_bytes":`...)
+			b = strconv.AppendInt(b, int64(len(c.Text)), 10)
+		}
+		b = append(b, `,"crash":`...)
+		b = appendJSONString(b, text)
+		b = append(b, '}')
+		over := spool.RecordSize(len(crashMessage), len(b)) - room
+		if over <= 0 {
+			return Record{Time: now, Level: slog.LevelError, Message: crashMessage, Encoded: b}, true
+		}
+		if text == "" {
+			return Record{}, false
+		}
+		// Each byte cut shortens the encoding by one byte or more.
+		n := max(len(text)-int(over), 0)
+		for n > 0 && !utf8.RuneStart(text[n]) {
+			n--
+		}
+		text = text[:n]
+	}
 }
 
-// makeRoomFor evicts the oldest records, kept ones too, until rec fits:
-// the crash report goes in even into a spool full of errors. Each record
-// it evicts is counted dropped, like any other drop.
-func (p *spoolStore) makeRoomFor(q *queue, rec Record) bool {
-	for !p.fits(rec) {
-		m, ok := p.s.Evict(1<<31 - 1)
-		if !ok {
-			return false
-		}
-		q.dropLocked(slog.Level(m.Level))
+// crashCause names what ended the run, from the report's first line:
+// "panic: ..." or "fatal error: ...". For a fatal error that is not a
+// panic the runtime writes that line to standard error only, and the
+// report starts with the goroutine stacks: the cause is then the first
+// goroutine's header and its first frame outside the runtime.
+func crashCause(text string) string {
+	lines := strings.Split(strings.TrimLeft(text, "\n"), "\n")
+	if strings.HasPrefix(lines[0], "panic: ") || strings.HasPrefix(lines[0], "fatal error: ") {
+		return lines[0]
 	}
-	return true
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "goroutine ") {
+			continue
+		}
+		g := strings.TrimSuffix(l, ":")
+		for _, f := range lines[i+1:] {
+			if f == "" {
+				break
+			}
+			if f[0] == '\t' || strings.HasPrefix(f, "runtime.") || strings.HasPrefix(f, "internal/runtime/") {
+				continue
+			}
+			if k := strings.LastIndexByte(f, '('); k > 0 {
+				f = f[:k]
+			}
+			return "fatal error (its message went to standard error only) in " + g + ", at " + f
+		}
+		return "fatal error (its message went to standard error only) in " + g
+	}
+	return "unknown: the report names no panic, fatal error or goroutine"
 }
 
 func (p *spoolStore) queued() int { return p.s.Unread() + p.kept }
@@ -119,7 +182,7 @@ func (p *spoolStore) size(rec Record) int64 {
 	return spool.RecordSize(len(rec.Message), len(rec.Encoded))
 }
 
-func (p *spoolStore) fits(rec Record) bool  { return p.s.Used()+p.size(rec) <= p.s.Cap() }
+func (p *spoolStore) fits(rec Record) bool  { return p.s.Fits(len(rec.Message), len(rec.Encoded)) }
 func (p *spoolStore) never(rec Record) bool { return p.size(rec) > p.s.Cap() }
 
 func (p *spoolStore) ready() bool    { return p.s.Unread() >= p.batch || p.pressing() }

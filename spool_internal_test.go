@@ -30,12 +30,12 @@ func leaveInSpool(t *testing.T, dir string, spoolBytes int64, recs []Record) {
 	<-pub.q.done
 }
 
-// TestCrashReportEvictingReplayedRecordsCountsThemDropped: a full spool
-// left by a crashed run, with the runtime's crash report beside it, is
-// reopened with CrashReport. Replayed records evicted to make room for the
-// crash record are counted as Dropped, so after Close Enqueued = Delivered
-// + Dropped + Failed + Queued.
-func TestCrashReportEvictingReplayedRecordsCountsThemDropped(t *testing.T) {
+// TestCrashReportInAFullSpoolEvictsNothing: a full spool left by a crashed
+// run, with the runtime's crash report beside it, is reopened with
+// CrashReport. The report never evicts a replayed record (it is cut to the
+// room left, or stays in the directory for the next start), and after
+// Close Enqueued = Delivered + Dropped + Failed + Queued.
+func TestCrashReportInAFullSpoolEvictsNothing(t *testing.T) {
 	dir := t.TempDir()
 	var recs []Record
 	for i := range 3 {
@@ -51,4 +51,6 @@ func TestCrashReportEvictingReplayedRecordsCountsThemDropped(t *testing.T) {
 	closeErr := pub.Close()
 	s := pub.Stats()
 	assert.Equal(t, s.Enqueued, s.Delivered+s.Dropped+s.Failed+uint64(s.Queued), "Stats add up: %+v (delivered to sink %d, Close: %v)", s, n.Load(), closeErr)
+	assert.Zero(t, s.Dropped, "no replayed record is evicted for the report: %+v", s)
+	assert.EqualValues(t, 3, s.Replayed, "the three records are replayed: %+v", s)
 }

@@ -127,11 +127,28 @@ func TestSpoolChild(t *testing.T) {
 	case "exit0":
 		work()
 		os.Exit(0)
+	case "fatal":
+		work()
+		concurrentMapWrites()
 	}
 	work()
 	fmt.Println("ready")
 	time.Sleep(time.Minute) // out of process: the parent kills or signals us now; the minute only bounds a child whose parent is gone
 	panic("the child should have ended")
+}
+
+// concurrentMapWrites ends the process with the runtime's fatal error
+// "concurrent map writes", which no recover catches.
+func concurrentMapWrites() {
+	m := map[int]int{}
+	for range 4 {
+		go func() {
+			for j := 0; ; j++ {
+				m[j] = j
+			}
+		}()
+	}
+	select {}
 }
 
 // runSpoolChild runs TestSpoolChild in a child process and returns its
@@ -524,7 +541,7 @@ func TestSpoolRefusesAPlaceItCannotWriteAndDropsARecordLargerThanItself(t *testi
 			q.Close()
 		}
 	}
-	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: filepath.Join(dir, "small"), SpoolBytes: 1, OnError: func(error) {}})
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: filepath.Join(dir, "small"), SpoolBytes: 4096, OnError: func(error) {}})
 	require.NoError(t, err, "NewQueue")
 	w := asynclog.NewWriter(q)
 	fmt.Fprintf(w, `{"level":"ERROR","msg":"%s"}`+"\n", strings.Repeat("y", 5000))
@@ -592,4 +609,181 @@ func TestSpoolDropOldestKeepsEveryErrorRecordInOrder(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, n, "Error records delivered; stats %+v", s)
+}
+
+// TestSpoolBytesValidated: SpoolBytes without Spool, or below one page, is
+// refused at NewQueue; Options reports the ring's real size; a record that
+// takes more than that size in the ring is dropped, one that fits is kept.
+func TestSpoolBytesValidated(t *testing.T) {
+	_, err := asynclog.NewQueue(newRecSink(), asynclog.Options{SpoolBytes: 1 << 20})
+	assert.ErrorContains(t, err, "SpoolBytes needs Options.Spool", "SpoolBytes without Spool")
+	_, err = asynclog.NewQueue(newRecSink(), asynclog.Options{Spool: t.TempDir(), SpoolBytes: 10})
+	assert.ErrorContains(t, err, "below the minimum, 4096", "SpoolBytes of 10")
+
+	// The io.Writer front end stores the line without its newline and no
+	// message: a record takes 48 bytes of header and the line, rounded up
+	// to 8.
+	line := func(n int) []byte { return append([]byte(strings.Repeat("x", n)), '\n') }
+	q, err := asynclog.NewQueue(deadSink, asynclog.Options{Spool: t.TempDir(), SpoolBytes: 5000, OnFull: asynclog.DropNewest})
+	require.NoError(t, err, "SpoolBytes 5000")
+	assert.Equal(t, int64(8192), q.Options().SpoolBytes, "Options reports the ring's size, rounded up to a page")
+	w := asynclog.NewWriter(q)
+	_, _ = w.Write(line(8192 - 48))
+	_, _ = w.Write(line(8192 - 48 + 1))
+	assert.Equal(t, uint64(1), q.Stats().Dropped, "a record of 8192 bytes in the ring is queued, one of 8200 dropped")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_ = q.Shutdown(ctx)
+	require.ErrorContains(t, q.Shutdown(context.Background()), "left in the spool", "the record that fitted stays")
+}
+
+// TestSpoolHeadDamaged: the spool's head field zeroed, before the ring
+// wraps and after: the next queue delivers the records that were queued
+// and none of those delivered before, counts the damage in Stats and tells
+// OnError.
+func TestSpoolHeadDamaged(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		delivered int // records delivered before the damage
+	}{
+		{"before the ring wraps", 300},
+		{"after it wrapped", 3000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := asynclog.Options{Spool: dir, SpoolBytes: 64 << 10, OnError: func(error) {}}
+			q, err := asynclog.NewQueue(newRecSink(), opts)
+			require.NoError(t, err, "first queue")
+			l := slog.New(asynclog.NewHandler(q, nil))
+			for i := range tc.delivered {
+				l.Info("rec", "i", i)
+			}
+			require.NoError(t, q.Close(), "Close: all delivered")
+
+			q, err = asynclog.NewQueue(deadSink, opts)
+			require.NoError(t, err, "second queue")
+			l = slog.New(asynclog.NewHandler(q, nil))
+			for i := range 300 {
+				l.Info("rec", "i", tc.delivered+i)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			_ = q.Shutdown(ctx)
+			require.ErrorContains(t, q.Shutdown(context.Background()), "300 records left in the spool", "the 300 stay")
+
+			f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_WRONLY, 0)
+			require.NoError(t, err, "open data file")
+			_, err = f.WriteAt(make([]byte, 8), 32) // the head field
+			require.NoError(t, err, "zero the head field")
+			require.NoError(t, f.Close(), "close data file")
+
+			errs := &errorLog{}
+			sink := newRecSink()
+			opts.OnError = errs.add
+			q, err = asynclog.NewQueue(sink, opts)
+			require.NoError(t, err, "third queue")
+			require.NoError(t, q.Close(), "Close")
+			idx, _ := recordIndexes(t, sink.all())
+			want := make([]int, 300)
+			for i := range want {
+				want[i] = tc.delivered + i
+			}
+			assert.Equal(t, want, idx, "the 300 queued records, none delivered before")
+			assert.Positive(t, q.Stats().Damaged, "Stats count the damage")
+			found := false
+			for _, e := range errs.all() {
+				found = found || strings.Contains(e.Error(), "head field damaged")
+			}
+			assert.True(t, found, "OnError told: %v", errs.all())
+		})
+	}
+}
+
+// writeCrashReport leaves text in dir as the runtime's crash output of a
+// run that died.
+func writeCrashReport(t *testing.T, dir, text string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(dir, 0o700), "spool directory")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "crash"), []byte(text), 0o600), "write crash report")
+}
+
+// TestSpoolCrashReportWithoutCrashReport: a queue opened without
+// CrashReport between the crash and the next queue with it delivers the
+// report (the run that crashed asked for it), once.
+func TestSpoolCrashReportWithoutCrashReport(t *testing.T) {
+	dir := t.TempDir()
+	writeCrashReport(t, dir, "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/x/main.go:3 +0x1\n")
+	sink := newRecSink()
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: dir})
+	require.NoError(t, err, "queue without CrashReport")
+	require.NoError(t, q.Close(), "Close")
+	_, crashes := recordIndexes(t, sink.all())
+	require.Len(t, crashes, 1, "the report delivered")
+	assert.Equal(t, "panic: boom", crashes[0]["crash_cause"], "its cause")
+
+	sink = newRecSink()
+	q, err = asynclog.NewQueue(sink, asynclog.Options{Spool: dir, CrashReport: true})
+	require.NoError(t, err, "queue with CrashReport")
+	require.NoError(t, q.Close(), "Close")
+	_, crashes = recordIndexes(t, sink.all())
+	assert.Empty(t, crashes, "delivered once")
+}
+
+// TestSpoolCrashReportLargerThanSpool: a 200 KB report of a run that left
+// 100 records in a 64 KiB spool is cut to the room left, says so, and
+// costs no record.
+func TestSpoolCrashReportLargerThanSpool(t *testing.T) {
+	dir := t.TempDir()
+	opts := asynclog.Options{Spool: dir, SpoolBytes: 64 << 10, OnError: func(error) {}}
+	q, err := asynclog.NewQueue(deadSink, opts)
+	require.NoError(t, err, "first queue")
+	l := slog.New(asynclog.NewHandler(q, nil))
+	for i := range 100 {
+		l.Info("rec", "i", i, "pad", strings.Repeat("p", 200))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_ = q.Shutdown(ctx)
+	require.ErrorContains(t, q.Shutdown(context.Background()), "100 records left in the spool", "the 100 stay")
+	report := "panic: big\n\n" + strings.Repeat("goroutine 9 [select]:\nmain.wait()\n\t/x/main.go:9 +0x1\n\n", 200_000/50)
+	writeCrashReport(t, dir, report)
+
+	sink := newRecSink()
+	opts.CrashReport = true
+	q, err = asynclog.NewQueue(sink, opts)
+	require.NoError(t, err, "second queue")
+	require.NoError(t, q.Close(), "Close")
+	idx, crashes := recordIndexes(t, sink.all())
+	assert.Len(t, idx, 100, "every record the crashed run left")
+	assert.Zero(t, q.Stats().Dropped, "none dropped for the report")
+	require.Len(t, crashes, 1, "the report, cut")
+	c := crashes[0]
+	assert.Equal(t, true, c["crash_truncated"], "says it was cut")
+	assert.Equal(t, float64(len(report)), c["crash_bytes"], "and how long it was")
+	text, _ := c["crash"].(string)
+	assert.True(t, len(text) > 1000 && strings.HasPrefix(report, text), "the report's beginning: %d bytes", len(text))
+	assert.Equal(t, "panic: big", c["crash_cause"], "its cause")
+}
+
+// TestSpoolCrashReportFatalError: a fatal error that is not a panic
+// (concurrent map writes) writes its first line to stderr only; the
+// record names the goroutine and the function where it happened.
+func TestSpoolCrashReportFatalError(t *testing.T) {
+	if os.Getenv(spoolChildEnv) != "" {
+		return
+	}
+	dir := t.TempDir()
+	st := runSpoolChild(t, "fatal", "slog", dir, "", 0)
+	assert.True(t, st.Exited() && st.ExitStatus() == 2, "a fatal error exits 2: %v", st)
+	sink := newRecSink()
+	q, err := asynclog.NewQueue(sink, asynclog.Options{Spool: dir})
+	require.NoError(t, err, "NewQueue")
+	require.NoError(t, q.Close(), "Close")
+	idx, crashes := recordIndexes(t, sink.all())
+	assert.Len(t, idx, spoolRecords, "the records")
+	require.Len(t, crashes, 1, "the report")
+	cause, _ := crashes[0]["crash_cause"].(string)
+	assert.Contains(t, cause, "fatal error (its message went to standard error only) in goroutine ", "the goroutine")
+	assert.Contains(t, cause, "concurrentMapWrites", "the function")
+	t.Logf("crash_cause: %s", cause)
 }

@@ -204,7 +204,8 @@ func BenchmarkOpen(b *testing.B) {
 
 // BenchmarkEvict is drop-oldest on a full spool of 200-byte records with
 // none or a batch of 64 read and not released: each op evicts the oldest
-// unread record, moving the read ones over it, and appends one.
+// unread record and appends one, after the newest record if the evicted
+// one was at the head, else in the hole it left behind the read ones.
 func BenchmarkEvict(b *testing.B) {
 	for _, inFlight := range []int{0, 64} {
 		b.Run(fmt.Sprintf("read=%d", inFlight), func(b *testing.B) {

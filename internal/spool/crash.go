@@ -26,12 +26,18 @@ var armed struct {
 // The runtime keeps one crash output per process: arming a second Spool
 // replaces the first one's, and the last armed wins. [Spool.Close]
 // disarms the output only if this Spool is the one armed last. Nothing is
-// written for SIGKILL or os.Exit: the runtime runs nothing then.
+// written for SIGKILL or os.Exit: the runtime runs nothing then. For a
+// fatal error that is not a panic (such as concurrent map writes) the
+// runtime writes its first line, "fatal error: ...", to standard error
+// only: the report starts with the goroutine stacks.
+//
+// A report still in the file (one [Spool.RemoveCrashReport] was not called
+// for) is kept: the next report is appended to it.
 func (s *Spool) ArmCrashOutput() error {
 	if s.ring == nil {
 		return fmt.Errorf("spool: arm crash output: %w", ErrClosed)
 	}
-	f, err := os.OpenFile(filepath.Join(s.dir, crashName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(filepath.Join(s.dir, crashName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: arm crash output: %w", err)
 	}
@@ -70,9 +76,9 @@ func (s *Spool) disarm() error {
 	return nil
 }
 
-// takeCrash moves an earlier run's crash report from the directory into
-// s.crash. A report that cannot be read is left in place for the next
-// Open.
+// takeCrash reads an earlier run's crash report from the directory into
+// s.crash. The file stays until RemoveCrashReport, so that a process that
+// dies before it stored the report elsewhere does not lose it.
 func (s *Spool) takeCrash() {
 	path := filepath.Join(s.dir, crashName)
 	fi, err := os.Stat(path)
@@ -80,13 +86,21 @@ func (s *Spool) takeCrash() {
 		return
 	}
 	b, err := os.ReadFile(path)
-	if err != nil {
+	if err != nil || len(b) == 0 {
 		return
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return
+	s.crash = Crash{Text: string(b), Time: fi.ModTime()}
+}
+
+// RemoveCrashReport removes the crash report Open found from the
+// directory, once the caller has stored it (as a record in this spool), so
+// that it is delivered once. [Spool.CrashReport] still returns it.
+func (s *Spool) RemoveCrashReport() error {
+	if s.crash.Text == "" {
+		return nil
 	}
-	if len(b) > 0 {
-		s.crash = Crash{Text: string(b), Time: fi.ModTime()}
+	if err := os.Remove(filepath.Join(s.dir, crashName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("spool: remove crash report: %w", err)
 	}
+	return nil
 }

@@ -1,14 +1,17 @@
 package spool
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -30,10 +33,15 @@ const (
 	headerSize = 4096 // the header page before the ring
 	recHeader  = 48   // the fixed part of a record
 	pageSize   = 4096 // capacities are rounded up to a multiple of this
-	version    = 1
+	version    = 2    // 1: no out-of-line or dead frames; read as 2
 
 	fileMagic = "ASYNCSPL"
-	recMagic  = 0x4c505341 // "ASPL" little-endian
+	recMagic  = 0x4c505341 // "ASPL" little-endian: a record, in line
+	oolMagic  = 0x4f505341 // "ASPO": a record placed out of line, in a hole
+	deadMagic = 0x44505341 // "ASPD": dead bytes (evicted, released or damaged)
+
+	// maxFrame is the largest size a frame's 32-bit size field holds.
+	maxFrame = 1<<32 - 8
 
 	// header page fields
 	hMagic   = 0
@@ -41,9 +49,10 @@ const (
 	hHdrSize = 12
 	hCap     = 16
 	hCRC     = 24
-	hHead    = 32
+	hHead    = 32 // head, packed with a check (packHead)
 	hTail    = 40
 	hClean   = 48
+	hHead2   = 56 // its copy
 
 	// record header fields
 	rMagic  = 0
@@ -103,6 +112,11 @@ type Damage struct {
 	// was started afresh and everything in it is lost (Bytes is then the
 	// old file's size).
 	Header bool
+	// Head is true if the head field (where the oldest record not released
+	// starts) was damaged, and found again by reading the whole ring: no
+	// record is lost or delivered twice for it, but a file also written by
+	// a version 1 binary may deliver again records that binary released.
+	Head bool
 }
 
 // Err returns nil if d is the zero Damage, else an error describing it,
@@ -114,10 +128,17 @@ func (d Damage) Err() error {
 	if d.Header {
 		return fmt.Errorf("spool: header damaged: data file reset, %d bytes lost", d.Bytes)
 	}
-	if d.Truncated > 0 {
-		return fmt.Errorf("spool: data file cut short by %d bytes; skipped %d damaged regions (%d bytes)", d.Truncated, d.Regions, d.Bytes)
+	var errs []error
+	if d.Head {
+		errs = append(errs, errors.New("spool: head field damaged: found again by reading the whole ring"))
 	}
-	return fmt.Errorf("spool: skipped %d damaged regions (%d bytes)", d.Regions, d.Bytes)
+	switch {
+	case d.Truncated > 0:
+		errs = append(errs, fmt.Errorf("spool: data file cut short by %d bytes; skipped %d damaged regions (%d bytes)", d.Truncated, d.Regions, d.Bytes))
+	case d.Regions > 0 || d.Bytes > 0:
+		errs = append(errs, fmt.Errorf("spool: skipped %d damaged regions (%d bytes)", d.Regions, d.Bytes))
+	}
+	return errors.Join(errs...)
 }
 
 // Crash is an earlier run's crash report, as the runtime wrote it to the
@@ -133,22 +154,24 @@ type Crash struct {
 //	s, err := spool.Open(dir, 64<<20) // Options.SpoolBytes' default
 //	// producer, on the log call's goroutine; a record larger than
 //	// s.Cap() (see RecordSize) never fits and is dropped at once:
-//	for !s.Append(seq, level, now, msg, enc) {
-//		if _, ok := s.Evict(math.MaxInt32); !ok { // drop the oldest unread,
-//			break // or this one: the room is held by a batch in flight
+//	for !s.Fits(len(msg), len(enc)) {
+//		if _, ok := s.Evict(keep); !ok { // drop the oldest unread below keep,
+//			break // or this one: nothing below keep is unread
 //		}
 //	}
+//	s.Append(seq, level, now, msg, enc)
 //	// consumer: Read a batch, write it to the sink without the mutex,
 //	// then Release(len(batch)) under it.
 //	// main's end: Close(true) once the queue drained.
 //
 // Replayed records (those an earlier process left) come first from Read.
 //
-// Append, Read, Release, Evict, Sync, Close, ArmCrashOutput and the
-// accessors Len, Unread, Used and Cap must not run concurrently with each
-// other or themselves: the caller (the queue) serialises them with its own
-// mutex; Spool has no lock of its own. Replayed, Damage, CrashReport, Dir
-// never change after Open and may be called from any goroutine.
+// Append, Fits, Read, Release, Evict, Sync, Close, ArmCrashOutput and the
+// accessors Len, Unread, Used, NextSeq, LastSeq and Cap must not run
+// concurrently with each other or themselves: the caller (the queue)
+// serialises them with its own mutex; Spool has no lock of its own.
+// Replayed, Damage, CrashReport, Dir never change after Open and may be
+// called from any goroutine.
 type Spool struct {
 	dir   string
 	lockF *os.File
@@ -157,19 +180,46 @@ type Spool struct {
 	ring  []byte // mem[headerSize:]
 	size  uint64 // len(ring)
 
-	head uint64 // logical offset of the oldest record not released
-	rd   uint64 // logical offset of the oldest record not read
-	tail uint64 // logical offset after the newest record
-	n    int    // records between head and tail
-	nrd  int    // records between head and rd
+	// The frames between head and tail tile the ring: records in line, in
+	// the order of their sequence numbers; records out of line, placed in
+	// holes; and dead frames. head and rd rest on a frame that is not
+	// dead (or on tail); rd and evPos on a record in line (or on tail).
+	head uint64 // logical offset of the oldest frame not dead
+	rd   uint64 // logical offset of the oldest record in line not read
+	tail uint64 // logical offset after the newest frame in line
+	n    int    // records not released
+	live uint64 // bytes of those records
+
+	ool     []oolRec // records out of line not yet read, in seq order, from oolRd
+	oolRd   int
+	oolGone int      // entries of ool[oolRd:] whose record was evicted
+	reading []uint64 // records read and not released, in the order read
+
+	// holes are the runs of dead frames between head and tail, each with
+	// one dead frame at its start spanning it: start to end and back.
+	holeEnd   map[uint64]uint64
+	holeStart map[uint64]uint64
+	lastHole  uint64 // start of the hole Evict last grew, or noHole
+
+	// Evict's resumable search: no unread record below evBelow lies in
+	// line in [rd, evPos) or out of line in ool[oolRd:evIdx].
+	evBelow int32
+	evPos   uint64
+	evIdx   int
 
 	replayed int
 	damage   Damage
 	crash    Crash
-	starts   []uint64 // Evict's scratch: the records it moves
-	msg      []byte   // Read's scratch for a message split by the ring's end
-	off      [8]byte  // move's scratch, here so that it does not escape
+	msg      []byte // Read's scratch for a message split by the ring's end
+
+	beforeStore func() // tests: called before each store of a word or a header field
 }
+
+// oolRec is a record out of line: where it is and its sequence number;
+// pos is noHole once it was evicted.
+type oolRec struct{ pos, seq uint64 }
+
+const noHole = math.MaxUint64
 
 // RecordSize returns the bytes a record with a message of msgLen bytes and
 // an encoding of encLen bytes takes in the ring. A record larger than
@@ -257,7 +307,12 @@ func (s *Spool) open(want uint64) error {
 	if err := s.mapData(size); err != nil {
 		return err
 	}
-	s.recover()
+	s.recover(binary.LittleEndian.Uint32(hdr[hVersion:]))
+	if binary.LittleEndian.Uint32(hdr[hVersion:]) != version {
+		// A version 1 file reads as version 2; from now on it may hold
+		// frames version 1 does not know.
+		s.writeStatic(size)
+	}
 	if s.n == 0 && size != want {
 		if err := s.unmap(); err != nil {
 			return err
@@ -272,14 +327,14 @@ func (s *Spool) open(want uint64) error {
 // page is not a valid header.
 func checkHeader(h []byte) (uint64, bool) {
 	le := binary.LittleEndian
-	if string(h[hMagic:hMagic+8]) != fileMagic || le.Uint32(h[hVersion:]) != version ||
+	if v := le.Uint32(h[hVersion:]); string(h[hMagic:hMagic+8]) != fileMagic || v != version && v != 1 ||
 		le.Uint32(h[hHdrSize:]) != headerSize || le.Uint32(h[hCRC:]) != crc32.Checksum(h[:hCRC], castagnoli) {
 		return 0, false
 	}
 	size := le.Uint64(h[hCap:])
 	// A head beyond 2^62 would take exabytes of records: only damage
 	// puts it there, and offsets near 2^64 would wrap.
-	if size == 0 || size%8 != 0 || size > 1<<48 || le.Uint64(h[hHead:]) >= 1<<62 {
+	if size == 0 || size%8 != 0 || size > 1<<48 {
 		return 0, false
 	}
 	return size, true
@@ -300,23 +355,32 @@ func (s *Spool) create(size uint64) error {
 		_ = s.data.Truncate(0)
 		return err
 	}
-	var h [hHead]byte
+	if _, err := s.data.WriteAt(staticHeader(size), 0); err != nil {
+		return fmt.Errorf("spool: write header: %w", err)
+	}
+	if err := s.mapData(size); err != nil {
+		return err
+	}
+	s.reset(0)
+	s.storeHead(0)
+	s.takeCrash()
+	return nil
+}
+
+// staticHeader returns the header fields that never change after create.
+func staticHeader(size uint64) []byte {
+	h := make([]byte, hHead)
 	le := binary.LittleEndian
 	copy(h[hMagic:], fileMagic)
 	le.PutUint32(h[hVersion:], version)
 	le.PutUint32(h[hHdrSize:], headerSize)
 	le.PutUint64(h[hCap:], size)
 	le.PutUint32(h[hCRC:], crc32.Checksum(h[:hCRC], castagnoli))
-	if _, err := s.data.WriteAt(h[:], 0); err != nil {
-		return fmt.Errorf("spool: write header: %w", err)
-	}
-	if err := s.mapData(size); err != nil {
-		return err
-	}
-	s.head, s.rd, s.tail, s.n, s.nrd, s.replayed = 0, 0, 0, 0, 0, 0
-	s.takeCrash()
-	return nil
+	return h
 }
+
+// writeStatic rewrites the static header fields in the mapping.
+func (s *Spool) writeStatic(size uint64) { copy(s.mem, staticHeader(size)) }
 
 func (s *Spool) mapData(size uint64) error {
 	mem, err := mapFile(s.data, int(headerSize+size))
@@ -350,66 +414,211 @@ func (s *Spool) unmapClose() {
 
 // recover finds the records an earlier process left between head and
 // either the tail it recorded at a clean Close or a whole ring further.
-func (s *Spool) recover() {
-	// A head that is not a multiple of 8 is damage to the header page
-	// (only Release writes it, always a record boundary); rounding it
-	// down keeps the reads aligned.
-	head := s.hdr64(hHead) &^ 7
+// It moves nothing: a damaged run of bytes is turned into a dead frame in
+// place, with stores each of which leaves the spool readable, so a kill
+// during Open loses nothing either.
+func (s *Spool) recover(fileVersion uint32) {
+	head, ok := s.loadHead(fileVersion)
+	if !ok {
+		head = s.scanHead()
+		s.damage.Head = true
+	}
 	end := head + s.size
-	if s.hdr64(hClean) == 1 {
+	if ok && s.hdr64(hClean) == 1 {
 		if t := s.hdr64(hTail); t >= head && t <= end {
 			end = t
 		}
 	}
 	s.putHdr64(hClean, 0)
-	type span struct{ start, end uint64 }
-	var gaps []span
+	s.reset(head)
 	pos, last := head, head
 	gap := false
 	var gapStart uint64
-	for pos+recHeader <= end {
-		if size, ok := s.check(pos, end); ok {
-			if gap {
-				gaps = append(gaps, span{gapStart, pos})
-				s.damage.Regions++
-				s.damage.Bytes += int64(pos - gapStart)
-				gap = false
+	for pos+8 <= end {
+		magic, size, ok := s.frame(pos, end, !gap)
+		if !ok {
+			if !gap {
+				gap, gapStart = true, pos
 			}
-			s.n++
-			pos += size
-			last = pos
+			pos += 8
 			continue
 		}
-		if !gap {
-			gap, gapStart = true, pos
+		if gap {
+			s.damage.Regions++
+			s.damage.Bytes += int64(pos - gapStart)
+			s.markDead(gapStart, pos)
+			gap = false
 		}
-		pos += 8
+		switch magic {
+		case recMagic:
+			s.n++
+			s.live += size
+		case oolMagic:
+			s.n++
+			s.live += size
+			s.ool = append(s.ool, oolRec{pos, s.u64(pos + rSeq)})
+		case deadMagic:
+			s.addHole(pos, pos+size)
+		}
+		pos += size
+		last = pos
 	}
-	if gap && s.u32(gapStart+rMagic) == recMagic && s.u64(gapStart+rOff) == gapStart {
+	if m := s.u32(gapStart + rMagic); gap && (m == recMagic || m == oolMagic) && s.u64(gapStart+rOff) == gapStart {
 		// A record was begun here and nothing intact follows: a torn
 		// tail, or the end of the ring cut off by a truncation.
 		claimed := uint64(s.u32(gapStart + rSize))
 		s.damage.Regions++
 		s.damage.Bytes += int64(min(max(claimed, recHeader), end-gapStart))
 	}
-	// Close each gap by moving the records before it forward over it,
-	// so that only intact records lie between head and tail.
-	for _, g := range gaps {
-		s.slide(head, g.start, g.end-g.start)
-		head += g.end - g.start
-	}
-	s.head, s.rd = head, head
-	if len(gaps) > 0 {
-		s.putHdr64(hHead, head)
-	}
 	s.tail = last
+	slices.SortFunc(s.ool, func(a, b oolRec) int { return cmp.Compare(a.seq, b.seq) })
+	s.lastHole = noHole
+	s.advanceHead()
+	if !ok || fileVersion != version {
+		s.storeHead(s.head)
+	}
+	s.rd, s.evPos = s.head, s.head
+	s.skipToInLine(&s.rd)
+	s.skipToInLine(&s.evPos)
 	s.replayed = s.n
+}
+
+// storeHead stores head in the header page, packed with its check, with
+// one aligned store, and then its copy with another.
+func (s *Spool) storeHead(head uint64) {
+	v := packHead(head)
+	s.putHdr64(hHead, v)
+	s.putHdr64(hHead2, v)
+}
+
+// loadHead returns the head stored in the header page, and false if it is
+// damaged. A crash between storeHead's two stores leaves the first copy
+// one step ahead of the second, both intact: the first is the head. Any
+// other difference is damage: so are a copy that fails its check, and a
+// second copy ahead of the first. A version 1 file has one plain head.
+func (s *Spool) loadHead(fileVersion uint32) (uint64, bool) {
+	if fileVersion == 1 {
+		return s.hdr64(hHead) &^ 7, true
+	}
+	a, okA := unpackHead(s.hdr64(hHead))
+	b, okB := unpackHead(s.hdr64(hHead2))
+	if !okA || !okB || a < b {
+		return 0, false
+	}
+	return a, true
+}
+
+// packHead packs a head (a multiple of 8, below 2^59) into 56 bits and an
+// 8-bit check of them, so that one 8-byte store writes both. The check of
+// zero is not zero, so a zeroed field is damage.
+func packHead(head uint64) uint64 {
+	x := head >> 3
+	return x | uint64(headCheck(x))<<56
+}
+
+func unpackHead(v uint64) (uint64, bool) {
+	x := v & (1<<56 - 1)
+	return x << 3, uint8(v>>56) == headCheck(x)
+}
+
+// headCheck mixes the 56 bits (a multiply and xor-shifts, so that every
+// bit of x reaches the top byte) and keeps 8: a damaged field passes with
+// odds of 1 in 256, a zeroed one never.
+func headCheck(x uint64) uint8 {
+	x *= 0x9e3779b97f4a7c15
+	x ^= x >> 29
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 32
+	return uint8(x>>56) ^ 0xa5
+}
+
+// scanHead finds the head again when the header's copies of it are
+// damaged, from the frames themselves: every record holds its own logical
+// offset, and released and evicted records are dead frames. It reads the
+// whole ring, 8 bytes at a time, for intact records (and dead frames that
+// hold their offset); the newest end among them is the tail, and the head
+// is the oldest record within a ring's length of it that is not dead (the
+// tail if there is none). A record released by a version 1 binary, which
+// did not mark released records dead, comes back.
+func (s *Spool) scanHead() uint64 {
+	var top uint64
+	found := func(p uint64, f func(off, size uint64)) {
+		m := uint32(s.word(p))
+		off := s.u64(p + rOff)
+		if off%s.size != p || off >= 1<<59 {
+			return
+		}
+		switch m {
+		case recMagic, oolMagic:
+			if size, ok := s.check(off, off+s.size); ok {
+				f(off, size)
+			}
+		case deadMagic:
+			if size := s.word(p) >> 32; size >= 16 && size%8 == 0 && size <= s.size {
+				top = max(top, off+size)
+			}
+		}
+	}
+	for p := uint64(0); p < s.size; p += 8 {
+		found(p, func(off, size uint64) { top = max(top, off+size) })
+	}
+	head := top
+	low := uint64(0)
+	if top > s.size {
+		low = top - s.size
+	}
+	for p := uint64(0); p < s.size; p += 8 {
+		found(p, func(off, _ uint64) {
+			if off >= low {
+				head = min(head, off)
+			}
+		})
+	}
+	return head
+}
+
+// reset empties the in-memory state, with head and tail at head.
+func (s *Spool) reset(head uint64) {
+	s.head, s.rd, s.tail, s.evPos = head, head, head, head
+	s.n, s.live, s.replayed = 0, 0, 0
+	s.ool, s.oolRd, s.oolGone, s.evIdx = s.ool[:0], 0, 0, 0
+	s.reading = s.reading[:0]
+	s.holeEnd, s.holeStart = map[uint64]uint64{}, map[uint64]uint64{}
+	s.lastHole = noHole
+	s.evBelow = math.MinInt32
+}
+
+// frame returns the kind and size of the frame at logical offset pos, and
+// false if there is no intact current frame there ending by end. In a
+// walk from head (inWalk) a dead frame is taken on its magic and size: the
+// frame before it said where it starts. When resynchronising after damage,
+// one counts only if it holds its own offset, as every dead frame of 16
+// bytes or more that was a record or was written by recover does, so that
+// a stale one from an earlier lap never passes for current.
+func (s *Spool) frame(pos, end uint64, inWalk bool) (magic uint32, size uint64, ok bool) {
+	w := s.word(pos)
+	magic = uint32(w)
+	switch magic {
+	case recMagic, oolMagic:
+		if pos+recHeader > end {
+			return 0, 0, false
+		}
+		size, ok = s.check(pos, end)
+		return magic, size, ok
+	case deadMagic:
+		size = w >> 32
+		if size < 8 || size%8 != 0 || size > end-pos || !inWalk && (size < 16 || s.u64(pos+rOff) != pos) {
+			return 0, 0, false
+		}
+		return magic, size, true
+	}
+	return 0, 0, false
 }
 
 // check returns the size of the record at logical offset pos, and false if
 // there is no intact current record there ending by end.
 func (s *Spool) check(pos, end uint64) (uint64, bool) {
-	if s.u32(pos+rMagic) != recMagic || s.u64(pos+rOff) != pos {
+	if s.u64(pos+rOff) != pos {
 		return 0, false
 	}
 	size := uint64(s.u32(pos + rSize))
@@ -417,33 +626,157 @@ func (s *Spool) check(pos, end uint64) (uint64, bool) {
 	if size < recHeader || size%8 != 0 || size > end-pos || body > size || size-body >= 8 {
 		return 0, false
 	}
-	if s.crc(0, pos+8, body-8) != s.u32(pos+rCRC) {
+	if s.crc(0, pos+8, body-8) != uint32(s.word(pos)>>32) {
 		return 0, false
 	}
 	return size, true
 }
 
-// Append stores one record and returns true, or returns false and stores
-// nothing if the record does not fit in the free room (see [RecordSize]).
-// When it returns true the record is in the mapping, so it outlives the
-// process. It does not allocate and keeps neither msg nor enc.
-func (s *Spool) Append(seq uint64, level int32, unixNano int64, msg string, enc []byte) bool {
-	if s.ring == nil {
-		return false
+// frameSize returns the size of the frame at pos, which must be intact.
+func (s *Spool) frameSize(pos uint64) uint64 {
+	w := s.word(pos)
+	if uint32(w) == deadMagic {
+		return w >> 32
 	}
+	return uint64(s.u32(pos + rSize))
+}
+
+// markDead turns the bytes from a to e into dead frames, each at most
+// maxFrame long: its offset first, then its first word, one store each.
+func (s *Spool) markDead(a, e uint64) {
+	for a < e {
+		n := min(e-a, maxFrame)
+		if n >= 16 {
+			s.put64(a+rOff, a)
+		}
+		s.setWord(a, deadWord(n))
+		a += n
+	}
+}
+
+func deadWord(size uint64) uint64 { return deadMagic | size<<32 }
+
+// addHole records the dead frame from a to e, joining it to the holes
+// just before and after it: the first frame of the joined hole is
+// rewritten, with one store, to span it (a walk before the store steps
+// through the frames, after it jumps over them). A hole is never longer
+// than maxFrame.
+func (s *Spool) addHole(a, e uint64) {
+	if st, ok := s.holeStart[a]; ok && e-st <= maxFrame {
+		delete(s.holeStart, a)
+		delete(s.holeEnd, st)
+		a = st
+	}
+	if en, ok := s.holeEnd[e]; ok && en-a <= maxFrame {
+		delete(s.holeEnd, e)
+		delete(s.holeStart, en)
+		e = en
+	}
+	if s.frameSize(a) != e-a {
+		s.setWord(a, deadWord(e-a))
+	}
+	s.holeEnd[a], s.holeStart[e] = e, a
+	s.lastHole = a
+}
+
+// advanceHead moves head past the dead frames at it, forgetting their
+// holes, and stores it with one aligned store.
+func (s *Spool) advanceHead() {
+	h := s.head
+	for h != s.tail && uint32(s.word(h)) == deadMagic {
+		if len(s.holeEnd) == 0 {
+			// no hole to forget: the common case, a released batch
+		} else if e, ok := s.holeEnd[h]; ok {
+			delete(s.holeEnd, h)
+			delete(s.holeStart, e)
+			if s.lastHole == h {
+				s.lastHole = noHole
+			}
+		}
+		h += s.word(h) >> 32
+	}
+	if h == s.head {
+		return
+	}
+	s.head = h
+	s.storeHead(h)
+	if s.rd < h {
+		s.rd = h
+		s.skipToInLine(&s.rd)
+	}
+	if s.evPos < s.rd {
+		s.evPos = s.rd
+	}
+}
+
+// skipToInLine moves *x past dead frames and records out of line, to the
+// next record in line or to tail.
+func (s *Spool) skipToInLine(x *uint64) {
+	for *x != s.tail && uint32(s.word(*x)) != recMagic {
+		*x += s.frameSize(*x)
+	}
+}
+
+// Fits reports whether a record with a message of msgLen bytes and an
+// encoding of encLen bytes fits now, so that Append would store it: in
+// line, after the newest record, or out of line, in the hole Evict last
+// made or grew. A record larger than [Spool.Cap] never fits.
+func (s *Spool) Fits(msgLen, encLen int) bool {
+	_, ok := s.place(uint64(RecordSize(msgLen, encLen)))
+	return ok
+}
+
+// Room returns the size in the ring (see [RecordSize]) of the largest
+// record that fits now: the room after the newest record, or in the hole
+// the last Evict made or grew, whichever is larger.
+func (s *Spool) Room() int64 {
+	if s.ring == nil {
+		return 0
+	}
+	room := s.size - (s.tail - s.head)
+	if e, ok := s.holeEnd[s.lastHole]; ok {
+		room = max(room, e-s.lastHole)
+	}
+	return int64(min(room, maxFrame))
+}
+
+// place returns where a record of size bytes goes: tail, or the end of the
+// last hole; false if neither has room.
+func (s *Spool) place(size uint64) (uint64, bool) {
+	if s.ring == nil || size > s.size || size > maxFrame {
+		return 0, false
+	}
+	if size <= s.size-(s.tail-s.head) {
+		return s.tail, true
+	}
+	if e, ok := s.holeEnd[s.lastHole]; ok && e-s.lastHole >= size {
+		return e - size, true
+	}
+	return 0, false
+}
+
+// Append stores one record and returns true, or returns false and stores
+// nothing if it does not fit now (see [Spool.Fits]). When it returns true
+// the record is in the mapping, so it outlives the process. It does not
+// allocate, but to note a record placed out of line, and keeps neither msg
+// nor enc.
+//
+// A record in line is written after the newest one with its first word
+// (magic and CRC) cleared, and that word is stored last, with one aligned
+// store. A record out of line is written at the end of a hole, whose dead
+// first frame still spans it, and then the dead frame is shortened with
+// one store (or, when the record fills the hole, the record's first word
+// replaces the dead one): at every instant the ring reads as the records
+// before the call, or as those and the new one.
+func (s *Spool) Append(seq uint64, level int32, unixNano int64, msg string, enc []byte) bool {
 	body := uint64(recHeader) + uint64(len(msg)) + uint64(len(enc))
 	size := align8(body)
-	if size > s.size-(s.tail-s.head) || size > 1<<32-8 {
+	pos, ok := s.place(size)
+	if !ok {
 		return false
 	}
-	pos := s.tail
-	p := pos % s.size
-	le := binary.LittleEndian
-	// Clear the magic first: a crash before the last store then leaves
-	// no header that looks begun. The first 8 bytes are never cut by the
-	// ring's end.
-	le.PutUint32(s.ring[p+rMagic:], 0)
 	var h [recHeader]byte
+	le := binary.LittleEndian
 	le.PutUint64(h[rOff:], pos)
 	le.PutUint64(h[rSeq:], seq)
 	le.PutUint64(h[rTime:], uint64(unixNano))
@@ -451,14 +784,59 @@ func (s *Spool) Append(seq uint64, level int32, unixNano int64, msg string, enc 
 	le.PutUint32(h[rSize:], uint32(size))
 	le.PutUint32(h[rMsgLen:], uint32(len(msg)))
 	le.PutUint32(h[rEncLen:], uint32(len(enc)))
+	magic := uint64(recMagic)
+	a := s.lastHole
+	inHole := pos != s.tail
+	if !inHole {
+		s.setWord(pos, 0)
+	} else {
+		magic = oolMagic
+		if pos != a {
+			s.setWord(pos, 0) // inside the hole: no walk reads it
+		}
+	}
 	x := s.copyIn(pos+8, h[8:])
 	x = s.copyInString(x, msg)
 	s.copyIn(x, enc)
-	le.PutUint32(s.ring[p+rCRC:], s.crc(0, pos+8, body-8))
-	le.PutUint32(s.ring[p+rMagic:], recMagic)
-	s.tail += size
+	s.setWord(pos, magic|uint64(s.crc(0, pos+8, body-8))<<32)
+	if !inHole {
+		s.tail += size
+	} else {
+		e := s.holeEnd[a]
+		delete(s.holeEnd, a)
+		delete(s.holeStart, e)
+		if pos != a {
+			s.setWord(a, deadWord(pos-a))
+			s.holeEnd[a], s.holeStart[pos] = pos, a
+		} else {
+			s.lastHole = noHole
+		}
+		s.ool = append(s.ool, oolRec{pos, seq})
+	}
 	s.n++
+	s.live += size
 	return true
+}
+
+// next returns the record Read would return: in line at rd, or out of
+// line at ool[oolRd], whichever has the lower seq; ok is false if every
+// record has been read.
+func (s *Spool) next() (pos uint64, outOfLine, ok bool) {
+	for s.oolRd < len(s.ool) && s.ool[s.oolRd].pos == noHole {
+		s.oolRd++
+		s.oolGone--
+	}
+	o := s.oolRd < len(s.ool)
+	if s.rd == s.tail {
+		if !o {
+			return 0, false, false
+		}
+		return s.ool[s.oolRd].pos, true, true
+	}
+	if o && s.ool[s.oolRd].seq < s.u64(s.rd+rSeq) {
+		return s.ool[s.oolRd].pos, true, true
+	}
+	return s.rd, false, true
 }
 
 // Read copies the oldest record not yet read into r and returns true, or
@@ -469,10 +847,13 @@ func (s *Spool) Append(seq uint64, level int32, unixNano int64, msg string, enc 
 // an allocation only for a new message or a longer encoding. Nothing in r
 // refers to the mapping.
 func (s *Spool) Read(r *Record) bool {
-	if s.ring == nil || s.rd == s.tail {
+	if s.ring == nil {
 		return false
 	}
-	pos := s.rd
+	pos, outOfLine, ok := s.next()
+	if !ok {
+		return false
+	}
 	var h [recHeader]byte
 	s.copyOut(h[:], pos)
 	le := binary.LittleEndian
@@ -486,117 +867,137 @@ func (s *Spool) Read(r *Record) bool {
 		r.Message = string(s.msg)
 	}
 	r.Encoded = s.appendOut(r.Encoded[:0], pos+recHeader+msgLen, encLen)
-	s.rd += uint64(le.Uint32(h[rSize:]))
-	s.nrd++
+	if outOfLine {
+		s.oolRd++
+		if s.oolRd > 64 && s.oolRd > len(s.ool)/2 {
+			s.compact()
+		}
+	} else {
+		s.rd += uint64(le.Uint32(h[rSize:]))
+		s.skipToInLine(&s.rd)
+	}
+	s.reading = append(s.reading, pos)
 	return true
 }
 
 // Release removes the n oldest records that were read, once the sink has
-// them; their room is free for Append when it returns. The new head is
-// stored with one aligned 8-byte store, so a crash keeps either all n or
-// none. Release returns an error, and removes nothing, if fewer than n
-// records were read and not released.
+// them. Each is turned into a dead frame with one aligned store, then head
+// moves past the dead frames at it, with one more: a crash keeps some of
+// the n, never another record. Their room is free for Append when it
+// returns if head passed them, else it joins the holes. Release returns an
+// error, and removes nothing, if fewer than n records were read and not
+// released.
 func (s *Spool) Release(n int) error {
 	if s.ring == nil {
 		return fmt.Errorf("spool: release: %w", ErrClosed)
 	}
-	if n < 0 || n > s.nrd {
-		return fmt.Errorf("spool: release %d of %d read records", n, s.nrd)
+	if n < 0 || n > len(s.reading) {
+		return fmt.Errorf("spool: release %d of %d read records", n, len(s.reading))
 	}
-	head := s.head
-	for range n {
-		head += uint64(s.u32(head + rSize))
+	for _, pos := range s.reading[:n] {
+		size := uint64(s.u32(pos + rSize))
+		s.setWord(pos, deadWord(size))
+		s.live -= size
 	}
-	s.head = head
-	s.putHdr64(hHead, head)
 	s.n -= n
-	s.nrd -= n
+	s.advanceHead()
+	for _, pos := range s.reading[:n] {
+		if pos >= s.head {
+			s.addHole(pos, pos+s.frameSize(pos))
+		}
+	}
+	k := copy(s.reading, s.reading[n:])
+	s.reading = s.reading[:k]
 	return nil
 }
 
 // Evict removes the oldest record not yet read whose level is below below
-// (pass math.MaxInt32 for the oldest unread record of any level), frees its
-// room for Append, and tells what it removed; it returns false if no unread
-// record is below below.
+// (pass math.MaxInt32 for the oldest unread record of any level), and
+// tells what it removed; it returns false if no unread record is below
+// below.
 //
-// Cost: the records between the oldest not released and the evicted one
-// (the read but not released ones, and the unread ones Evict passed over
-// because their level is not below below) are moved forward over the
-// evicted one, byte for byte, and their headers and CRCs rewritten: time
-// in proportion to their bytes: an Evict and an Append took 3 to 8 µs
-// with 64 read records of 200 bytes in flight, against 60 ns with none
-// (BenchmarkEvict).
-//
-// A crash during Evict loses no record as long as each moved record is no
-// larger than the evicted one: each copy is complete, with its new offset
-// and CRC, before the old one is overwritten, and head moves last. The
-// next process may then read one moved record twice, and [Spool.Damage]
-// may count the half-written copy as a damaged region
-// (TestChildKilledMidEvict). A moved record larger than the evicted one
-// overlaps its own old copy, and is lost if the crash hits during its move.
+// The record becomes a dead frame with one aligned store of its first
+// word, and joins the holes beside it; nothing else moves, so a crash at
+// any instant keeps every other record, and the cost does not grow with
+// the records in front of it. Its room is free for Append at once if it
+// was at head; otherwise a record that fits in its hole (and the holes
+// beside it) is placed there, out of line, and the rest of the room comes
+// back when head passes it. The search for the record resumes where the
+// last one with the same below stopped, so a run of Evicts passes over
+// each kept record once.
 func (s *Spool) Evict(below int32) (Meta, bool) {
 	if s.ring == nil {
 		return Meta{}, false
 	}
-	v := s.rd
-	for v != s.tail && int32(s.u32(v+rLevel)) >= below {
-		v += uint64(s.u32(v + rSize))
+	if below != s.evBelow {
+		s.evBelow, s.evPos, s.evIdx = below, s.rd, s.oolRd
 	}
-	if v == s.tail {
+	if s.evPos < s.rd {
+		s.evPos = s.rd
+	}
+	s.evIdx = max(s.evIdx, s.oolRd)
+	for s.evPos != s.tail && int32(s.u32(s.evPos+rLevel)) >= below {
+		s.evPos += uint64(s.u32(s.evPos + rSize))
+		s.skipToInLine(&s.evPos)
+	}
+	for s.evIdx < len(s.ool) && (s.ool[s.evIdx].pos == noHole || int32(s.u32(s.ool[s.evIdx].pos+rLevel)) >= below) {
+		s.evIdx++
+	}
+	var v uint64
+	switch {
+	case s.evIdx < len(s.ool) && (s.evPos == s.tail || s.ool[s.evIdx].seq < s.u64(s.evPos+rSeq)):
+		v = s.ool[s.evIdx].pos
+		s.ool[s.evIdx].pos = noHole
+		s.evIdx++
+		s.oolGone++
+		if s.oolGone > 64 && s.oolGone > (len(s.ool)-s.oolRd)/2 {
+			s.compact()
+		}
+	case s.evPos != s.tail:
+		v = s.evPos
+	default:
 		return Meta{}, false
 	}
 	e := uint64(s.u32(v + rSize))
 	m := Meta{Seq: s.u64(v + rSeq), Level: int32(s.u32(v + rLevel)), Time: int64(s.u64(v + rTime)), Size: int64(e)}
-	s.slide(s.head, v, e)
-	s.head += e
-	s.rd += e
-	s.putHdr64(hHead, s.head)
+	s.setWord(v, deadWord(e))
 	s.n--
+	s.live -= e
+	if v == s.rd {
+		s.skipToInLine(&s.rd)
+	}
+	if v == s.evPos {
+		s.skipToInLine(&s.evPos)
+	}
+	if v == s.head {
+		s.advanceHead() // its room is free at once: no hole
+	} else {
+		s.addHole(v, v+e)
+	}
 	return m, true
 }
 
-// slide moves the records from logical offset from up to to forward by e
-// bytes, the last one first.
-func (s *Spool) slide(from, to, e uint64) {
-	s.starts = s.starts[:0]
-	for x := from; x != to; x += uint64(s.u32(x + rSize)) {
-		s.starts = append(s.starts, x)
+// compact drops from ool the entries read and those evicted, keeping
+// Evict's place: a copy of the live entries, 16 bytes each, done when the
+// dropped ones are as many, so each Evict or Read pays for it once.
+func (s *Spool) compact() {
+	w, ev := 0, -1
+	if s.evIdx <= s.oolRd {
+		ev = 0
 	}
-	for i := len(s.starts) - 1; i >= 0; i-- {
-		s.move(s.starts[i], e)
-	}
-}
-
-// move copies the record at logical offset x forward by e bytes and gives
-// the copy its new offset and CRC. The old copy stays intact until the
-// copy is complete when e is at least the record's size.
-func (s *Spool) move(x, e uint64) {
-	size := uint64(s.u32(x + rSize))
-	body := uint64(recHeader) + uint64(s.u32(x+rMsgLen)) + uint64(s.u32(x+rEncLen))
-	binary.LittleEndian.PutUint64(s.off[:], x+e)
-	crc := crc32.Update(0, castagnoli, s.off[:])
-	crc = s.crc(crc, x+16, body-16)
-	s.memmove(x+e, x, size)
-	s.put64(x+e+rOff, x+e)
-	s.put32(x+e+rCRC, crc)
-}
-
-// memmove copies n bytes at logical offset src to dst, dst > src, where
-// the two ranges may overlap: it copies from the end, one piece the ring's
-// end does not cut at a time.
-func (s *Spool) memmove(dst, src, n uint64) {
-	for n > 0 {
-		se, de := (src+n)%s.size, (dst+n)%s.size
-		if se == 0 {
-			se = s.size
+	for i := s.oolRd; i < len(s.ool); i++ {
+		if ev < 0 && i == s.evIdx {
+			ev = w
 		}
-		if de == 0 {
-			de = s.size
+		if s.ool[i].pos != noHole {
+			s.ool[w] = s.ool[i]
+			w++
 		}
-		c := min(n, se, de)
-		copy(s.ring[de-c:de], s.ring[se-c:se])
-		n -= c
 	}
+	if ev < 0 {
+		ev = w
+	}
+	s.ool, s.oolRd, s.oolGone, s.evIdx = s.ool[:w], 0, 0, ev
 }
 
 // Len returns the number of records not released, read or not.
@@ -605,32 +1006,39 @@ func (s *Spool) Len() int { return s.n }
 // NextSeq returns the sequence number of the oldest record not yet read,
 // and false if every record has been read.
 func (s *Spool) NextSeq() (uint64, bool) {
-	if s.ring == nil || s.rd == s.tail {
+	if s.ring == nil {
 		return 0, false
 	}
-	return s.u64(s.rd + rSeq), true
+	pos, _, ok := s.next()
+	if !ok {
+		return 0, false
+	}
+	return s.u64(pos + rSeq), true
 }
 
 // LastSeq returns the sequence number of the newest record not released,
-// and false if there is none. It walks the records: Open's callers use it
+// and false if there is none. It walks the frames: Open's callers use it
 // once, to number new records after the replayed ones.
 func (s *Spool) LastSeq() (uint64, bool) {
-	if s.ring == nil || s.head == s.tail {
+	if s.ring == nil || s.n == 0 {
 		return 0, false
 	}
-	x, last := s.head, uint64(0)
-	for x != s.tail {
-		last = s.u64(x + rSeq)
-		x += uint64(s.u32(x + rSize))
+	var last uint64
+	for x := s.head; x != s.tail; x += s.frameSize(x) {
+		if uint32(s.word(x)) != deadMagic {
+			last = max(last, s.u64(x+rSeq))
+		}
 	}
 	return last, true
 }
 
 // Unread returns the number of records not yet read.
-func (s *Spool) Unread() int { return s.n - s.nrd }
+func (s *Spool) Unread() int { return s.n - len(s.reading) }
 
-// Used returns the bytes the records not released take in the ring.
-func (s *Spool) Used() int64 { return int64(s.tail - s.head) }
+// Used returns the bytes the records not released take in the ring. The
+// dead frames between them (evicted records not yet passed by head) are
+// not counted: see [Spool.Fits] for what fits.
+func (s *Spool) Used() int64 { return int64(s.live) }
 
 // Cap returns the ring's size in bytes: the capacity Open was given,
 // rounded up to a multiple of 4096, or an existing spool's own capacity.
@@ -644,8 +1052,8 @@ func (s *Spool) Replayed() int { return s.replayed }
 func (s *Spool) Damage() Damage { return s.damage }
 
 // CrashReport returns the crash report an earlier run left in the
-// directory, which Open took (and removed, so that it is delivered once),
-// and false if there was none.
+// directory, which Open read, and false if there was none. The file stays
+// until [Spool.RemoveCrashReport].
 func (s *Spool) CrashReport() (Crash, bool) { return s.crash, s.crash.Text != "" }
 
 // Dir returns the directory Open was given.
@@ -696,11 +1104,36 @@ func (s *Spool) Close(clean bool) error {
 
 func (s *Spool) u32(x uint64) uint32 { return binary.LittleEndian.Uint32(s.ring[x%s.size:]) }
 func (s *Spool) u64(x uint64) uint64 { return binary.LittleEndian.Uint64(s.ring[x%s.size:]) }
-func (s *Spool) put32(x uint64, v uint32) {
-	binary.LittleEndian.PutUint32(s.ring[x%s.size:], v)
-}
 func (s *Spool) put64(x uint64, v uint64) {
 	binary.LittleEndian.PutUint64(s.ring[x%s.size:], v)
+}
+
+// word loads the first 8 bytes of the frame at logical offset x (magic and
+// CRC, or magic and size), with one aligned load.
+func (s *Spool) word(x uint64) uint64 {
+	v := *(*uint64)(unsafe.Pointer(&s.ring[x%s.size]))
+	if !littleEndian {
+		v = bits.ReverseBytes64(v)
+	}
+	return v
+}
+
+// setWord stores the first 8 bytes of the frame at logical offset x with
+// one aligned store: what makes a frame appear, die or change size. A
+// plain store is enough: only a later process reads the mapping, after
+// this one ended, and a signal ends it between two instructions, with
+// every store before it in the page cache and none after; the compiler
+// keeps stores to memory in program order and does not split an aligned
+// 8-byte one. (An atomic store would add a locked instruction, about 20
+// cycles, to every Append.)
+func (s *Spool) setWord(x, v uint64) {
+	if s.beforeStore != nil {
+		s.beforeStore()
+	}
+	if !littleEndian {
+		v = bits.ReverseBytes64(v)
+	}
+	*(*uint64)(unsafe.Pointer(&s.ring[x%s.size])) = v
 }
 
 func (s *Spool) hdr64(off int) uint64 {
@@ -713,6 +1146,9 @@ func (s *Spool) hdr64(off int) uint64 {
 
 // putHdr64 stores a header field with one aligned 8-byte store.
 func (s *Spool) putHdr64(off int, v uint64) {
+	if s.beforeStore != nil {
+		s.beforeStore()
+	}
 	if !littleEndian {
 		v = bits.ReverseBytes64(v)
 	}
