@@ -279,7 +279,7 @@ func (q *queue) signal() {
 // the next notice, and the next Flush.
 func (q *queue) dropLocked(l slog.Level) {
 	q.stats.Dropped++
-	q.loss.count.dropped++
+	q.loss.dropped++
 	if q.drops.total == 0 {
 		q.drops.since = time.Now()
 	}

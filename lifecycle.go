@@ -140,7 +140,6 @@ func (q *queue) abandon(ctx context.Context) bool {
 	}
 	q.waiters = nil
 	q.stats.Failed += uint64(lost)
-	q.loss.count.failed += uint64(lost)
 	q.inflight = 0 // counted now: the consumer must not count it again
 	q.settled = q.seq
 	cause := context.Cause(ctx)
@@ -160,7 +159,7 @@ func (q *queue) abandon(ctx context.Context) bool {
 	}
 	q.flushes = nil
 	if lost > 0 {
-		q.loss.add(q.loss.count, err)
+		q.loss.add(q.lossNowLocked(), err)
 	} else if kept > 0 {
 		q.left = err // nothing lost, but the drain did not finish
 	}
@@ -197,7 +196,7 @@ func (q *queue) resultNow() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.result == nil {
-		q.result = q.loss.since(q.loss.reported, q.loss.count)
+		q.result = q.loss.since(q.loss.reported, q.lossNowLocked())
 		if q.left != nil {
 			q.result = errors.Join(q.result, q.left)
 		}

@@ -45,14 +45,16 @@ var _ store = (*spoolStore)(nil)
 // openSpool opens Options.Spool as the queue's store: the records an
 // earlier process left are queued first, then its crash report (if it
 // left one, whatever this queue's CrashReport says), then the new ones.
-func (q *queue) openSpool() error {
+// startErrs are what the consumer reports as it starts (damage, a crash
+// report with no room).
+func (q *queue) openSpool() (startErrs []error, err error) {
 	dir := q.opts.Spool
 	s, err := spool.Open(dir, q.opts.SpoolBytes)
 	if err != nil {
 		if errors.Is(err, spool.ErrInUse) {
-			return fmt.Errorf("%w: %s: %w", ErrSpoolInUse, dir, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrSpoolInUse, dir, err)
 		}
-		return fmt.Errorf("asynclog: open spool %s: %w", dir, err)
+		return nil, fmt.Errorf("asynclog: open spool %s: %w", dir, err)
 	}
 	p := &spoolStore{s: s, batch: q.opts.BatchSize, limit: min(q.opts.MaxBytes, maxKeptBatchBuf)}
 	p.seg.meta = make([]recMeta, 0, p.batch)
@@ -73,7 +75,7 @@ func (q *queue) openSpool() error {
 	q.stats.Replayed = n
 	if d := s.Damage(); d != (spool.Damage{}) {
 		q.stats.Damaged = uint64(max(d.Regions, 1))
-		q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, d.Err()))
+		startErrs = append(startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, d.Err()))
 	}
 	if c, ok := s.CrashReport(); ok {
 		// Delivered whatever this queue's CrashReport says: the run that
@@ -84,19 +86,19 @@ func (q *queue) openSpool() error {
 			p.push(q.seq, rec, false).write(rec)
 			q.seq++
 			if err := s.RemoveCrashReport(); err != nil {
-				q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, err))
+				startErrs = append(startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, err))
 			}
 		} else {
-			q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: no room for the previous run's crash report (%d bytes): kept in the directory for the next start", dir, len(c.Text)))
+			startErrs = append(startErrs, fmt.Errorf("asynclog: spool %s: no room for the previous run's crash report (%d bytes): kept in the directory for the next start", dir, len(c.Text)))
 		}
 	}
 	if q.opts.CrashReport {
 		if err := s.ArmCrashOutput(); err != nil {
 			_ = s.Close(true)
-			return fmt.Errorf("asynclog: spool %s: crash output: %w", dir, err)
+			return nil, fmt.Errorf("asynclog: spool %s: crash output: %w", dir, err)
 		}
 	}
-	return nil
+	return startErrs, nil
 }
 
 // crashMessage is the message of the record that delivers a crash report.
