@@ -70,6 +70,10 @@ type segment struct {
 	live      int       // records not evicted
 	liveBytes int       // their encodings' bytes
 	dead      int       // records evicted
+	// gen is the segment's use: a record is done once its meta.done holds
+	// it. Reuse moves it on, so that the consumer need not write to every
+	// record's meta (a cache line the next log calls would pull back).
+	gen uint32
 }
 
 // recMeta is what the queue keeps of a record beside its Record.
@@ -79,7 +83,7 @@ type recMeta struct {
 	size  int         // its encoding's length
 	dead  bool        // evicted (DropOldest, KeepLevel): skipped by the consumer
 	raw   bool        // Message is still inside Encoded (the io.Writer front end)
-	done  atomic.Bool // the log call has written its Record and bytes
+	done  atomic.Uint32 // the log call has written its Record and bytes: the segment's gen then
 }
 
 // pending is a record whose place is reserved, for the log call to write
@@ -87,7 +91,8 @@ type recMeta struct {
 type pending struct {
 	rec  *Record // its place in the segment's recs
 	dst  []byte  // its room, one byte longer than the encoding, for the newline
-	done *atomic.Bool
+	done *atomic.Uint32
+	gen  uint32 // what done is set to
 }
 
 // write writes rec into its place, copying its encoding, and marks the
@@ -100,22 +105,24 @@ func (p pending) write(rec Record) {
 	p.dst[n] = '\n'
 	rec.Encoded = p.dst[:n:n]
 	*p.rec = rec
-	p.done.Store(true)
+	p.done.Store(p.gen)
 }
 
 // wait returns once the record at i has its bytes.
 func (s *segment) wait(i int) {
-	for spins := 0; !s.meta[i].done.Load(); spins++ {
+	for spins := 0; !s.isDone(i); spins++ {
 		runtime.Gosched()
 	}
 }
 
-// reset empties s for reuse, letting go of what its records point at.
+// isDone reports whether the log call has written record i.
+func (s *segment) isDone(i int) bool { return s.meta[i].done.Load() == s.gen }
+
+// reset empties s for reuse. It writes nothing in recs or meta: the next
+// log calls overwrite them (until then, a spare segment keeps its old
+// records' messages reachable, at most a batch's worth).
 func (s *segment) reset() {
-	clear(s.recs)
-	for i := range s.meta {
-		s.meta[i].done.Store(false)
-	}
+	s.gen++
 	s.recs, s.meta = s.recs[:0], s.meta[:0]
 	s.off, s.first, s.live, s.liveBytes, s.dead = 0, 0, 0, 0, 0
 }
@@ -221,7 +228,7 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 	s.liveBytes += need - 1
 	m.n++
 	m.bytes += need - 1
-	return pending{rec: &s.recs[i], dst: s.buf[off : off+need], done: &mt.done}
+	return pending{rec: &s.recs[i], dst: s.buf[off : off+need], done: &mt.done, gen: s.gen}
 }
 
 // newSegment returns an empty segment whose buf holds at least need bytes.
@@ -234,6 +241,7 @@ func (m *memStore) newSegment(need int) *segment {
 		return s
 	}
 	return &segment{
+		gen:  1, // meta.done starts at 0: no record is done
 		buf:  make([]byte, size),
 		recs: make([]Record, 0, m.segRecs),
 		meta: make([]recMeta, 0, m.segRecs),
@@ -353,7 +361,7 @@ func (m *memStore) evict(k int, s *segment, i int) {
 // a log call is still copying into it.
 func (m *memStore) recycle(s *segment) {
 	for i := range s.recs {
-		if !s.meta[i].done.Load() {
+		if !s.isDone(i) {
 			return
 		}
 	}
@@ -393,7 +401,7 @@ func (m *memStore) trimAgain() {
 // as it is if a copy into it is still under way.
 func (m *memStore) compact(k int, s *segment) {
 	for i := range s.recs {
-		if !s.meta[i].done.Load() {
+		if !s.isDone(i) {
 			if !slices.Contains(m.retrim, s) {
 				m.retrim = append(m.retrim, s)
 			}
@@ -401,6 +409,7 @@ func (m *memStore) compact(k int, s *segment) {
 		}
 	}
 	c := &segment{
+		gen:  1,
 		buf:  make([]byte, s.liveBytes+s.live),
 		recs: make([]Record, 0, s.live),
 		meta: make([]recMeta, s.live),
@@ -418,7 +427,7 @@ func (m *memStore) compact(k int, s *segment) {
 		c.recs = append(c.recs, r)
 		mt, old := &c.meta[j], &s.meta[i]
 		mt.seq, mt.level, mt.size, mt.raw = old.seq, old.level, old.size, old.raw
-		mt.done.Store(true)
+		mt.done.Store(c.gen)
 		j++
 	}
 	c.live, c.liveBytes = s.live, s.liveBytes

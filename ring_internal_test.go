@@ -159,7 +159,7 @@ func checkMemStore(t *testing.T, seed uint64, m *memStore, model []Record, copyi
 			if s.meta[i].level != model[k].Level || s.meta[i].size != len(model[k].Encoded) {
 				t.Fatalf("seed %d: record %d is a %v of %d B, want a %v of %d B", seed, k, s.meta[i].level, s.meta[i].size, model[k].Level, len(model[k].Encoded))
 			}
-			if s.meta[i].done.Load() && s.recs[i].Message != model[k].Message {
+			if s.isDone(i) && s.recs[i].Message != model[k].Message {
 				t.Fatalf("seed %d: record %d is %q, want %q", seed, k, s.recs[i].Message, model[k].Message)
 			}
 			total += len(model[k].Encoded)

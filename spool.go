@@ -230,7 +230,7 @@ func (p *spoolStore) take() *segment {
 		g.meta = g.meta[:i+1] // cap is batch
 		mt := &g.meta[i]
 		mt.seq, mt.level, mt.size, mt.dead, mt.raw = r.Seq, slog.Level(r.Level), len(r.Encoded), false, r.Message == ""
-		mt.done.Store(true)
+		mt.done.Store(g.gen)
 		g.live++
 	}
 	if g.live == 0 {
