@@ -78,11 +78,11 @@ type segment struct {
 
 // recMeta is what the queue keeps of a record beside its Record.
 type recMeta struct {
-	seq   uint64      // its sequence number: Flush's barriers are positions in it
-	level slog.Level  // its level, for eviction
-	size  int         // its encoding's length
-	dead  bool        // evicted (DropOldest, KeepLevel): skipped by the consumer
-	raw   bool        // Message is still inside Encoded (the io.Writer front end)
+	seq   uint64        // its sequence number: Flush's barriers are positions in it
+	level slog.Level    // its level, for eviction
+	size  int           // its encoding's length
+	dead  bool          // evicted (DropOldest, KeepLevel): skipped by the consumer
+	raw   bool          // Message is still inside Encoded (the io.Writer front end)
 	done  atomic.Uint32 // the log call has written its Record and bytes: the segment's gen then
 }
 
