@@ -302,7 +302,7 @@ func (c *consumer) write(s Sink, recs []Record) (err error) {
 			err = fmt.Errorf("asynclog: sink panicked: %v", r)
 		}
 	}()
-	if ws, ok := s.(*writerSink); ok && c.block != nil && len(recs) == len(c.seg.recs) && &recs[0] == &c.seg.recs[0] {
+	if ws, ok := s.(*writerSink); ok && c.block != nil && len(recs) == c.seg.n && &recs[0] == &c.seg.recs[0] {
 		return ws.writeBlock(c.block) // the segment as it lies: already one newline-separated block
 	}
 	return s.Write(ctx, recs)

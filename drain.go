@@ -252,7 +252,7 @@ func (c *consumer) prepare(d noticesDue) {
 	}
 	whole := c.notices == 0 && s.dead == 0
 	block := whole && c.msgless // WriterSink takes the segment's bytes as they lie ...
-	for i := range s.recs {
+	for i := range s.n {
 		s.wait(i)
 		mt := &s.meta[i]
 		if mt.dead {
@@ -270,8 +270,8 @@ func (c *consumer) prepare(d noticesDue) {
 	}
 	c.block = nil
 	if whole {
-		c.batch = s.recs
-		if block && len(s.recs) > 0 {
+		c.batch = s.recs[:s.n]
+		if block && s.n > 0 {
 			c.block = s.buf[:s.off]
 		}
 	} else {

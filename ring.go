@@ -64,8 +64,9 @@ type store interface {
 type segment struct {
 	buf       []byte
 	off       int       // bytes of buf reserved
-	recs      []Record  // the reserved records, cap the most a segment holds
+	recs      []Record  // the records, as many as a segment holds: their slice headers never change
 	meta      []recMeta // beside recs
+	n         int       // records reserved
 	first     int       // index of the oldest live record (or len(recs))
 	live      int       // records not evicted
 	liveBytes int       // their encodings' bytes
@@ -89,23 +90,24 @@ type recMeta struct {
 // pending is a record whose place is reserved, for the log call to write
 // once it has unlocked the queue. The zero pending has nothing left to do.
 type pending struct {
-	rec  *Record // its place in the segment's recs
-	dst  []byte  // its room, one byte longer than the encoding, for the newline
-	done *atomic.Uint32
-	gen  uint32 // what done is set to
+	s      *segment
+	i, off int // the record's index in s, and its room in s.buf
 }
 
 // write writes rec into its place, copying its encoding, and marks the
 // record done.
 func (p pending) write(rec Record) {
-	if p.done == nil {
+	s := p.s
+	if s == nil {
 		return
 	}
-	n := copy(p.dst, rec.Encoded)
-	p.dst[n] = '\n'
-	rec.Encoded = p.dst[:n:n]
-	*p.rec = rec
-	p.done.Store(p.gen)
+	n := len(rec.Encoded)
+	dst := s.buf[p.off : p.off+n+1]
+	copy(dst, rec.Encoded)
+	dst[n] = '\n'
+	rec.Encoded = dst[:n:n]
+	s.recs[p.i] = rec
+	s.meta[p.i].done.Store(s.gen)
 }
 
 // wait returns once the record at i has its bytes.
@@ -123,8 +125,7 @@ func (s *segment) isDone(i int) bool { return s.meta[i].done.Load() == s.gen }
 // records' messages reachable, at most a batch's worth).
 func (s *segment) reset() {
 	s.gen++
-	s.recs, s.meta = s.recs[:0], s.meta[:0]
-	s.off, s.first, s.live, s.liveBytes, s.dead = 0, 0, 0, 0, 0
+	s.n, s.off, s.first, s.live, s.liveBytes, s.dead = 0, 0, 0, 0, 0, 0
 }
 
 var _ store = (*memStore)(nil)
@@ -195,12 +196,12 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 	var s *segment
 	if m.active {
 		s = m.segs[len(m.segs)-1]
-		if len(s.recs) == cap(s.recs) || len(s.buf)-s.off < need {
+		if s.n == len(s.recs) || len(s.buf)-s.off < need {
 			m.active = false
 			switch {
-			case len(s.recs) < m.segRecs/2 && m.segBytes < m.maxBatch:
+			case s.n < m.segRecs/2 && m.segBytes < m.maxBatch:
 				m.segBytes = min(2*m.segBytes, m.maxBatch) // records are larger than guessed
-			case len(s.recs) == cap(s.recs) && 4*s.off < len(s.buf) && m.segBytes > m.minSegBytes:
+			case s.n == len(s.recs) && 4*s.off < len(s.buf) && m.segBytes > m.minSegBytes:
 				m.segBytes = max(m.segBytes/2, m.minSegBytes) // and smaller again
 			}
 			if s.live == 0 { // all evicted: let it go
@@ -218,9 +219,8 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 		m.segs = append(m.segs, s)
 		m.active = true
 	}
-	i, off := len(s.recs), s.off
-	s.recs = s.recs[:i+1]
-	s.meta = s.meta[:i+1]
+	i, off := s.n, s.off
+	s.n++
 	s.off += need
 	mt := &s.meta[i]
 	mt.seq, mt.level, mt.size, mt.dead, mt.raw = seq, rec.Level, need-1, false, raw
@@ -228,7 +228,7 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 	s.liveBytes += need - 1
 	m.n++
 	m.bytes += need - 1
-	return pending{rec: &s.recs[i], dst: s.buf[off : off+need], done: &mt.done, gen: s.gen}
+	return pending{s: s, i: i, off: off}
 }
 
 // newSegment returns an empty segment whose buf holds at least need bytes.
@@ -243,8 +243,8 @@ func (m *memStore) newSegment(need int) *segment {
 	return &segment{
 		gen:  1, // meta.done starts at 0: no record is done
 		buf:  make([]byte, size),
-		recs: make([]Record, 0, m.segRecs),
-		meta: make([]recMeta, 0, m.segRecs),
+		recs: make([]Record, m.segRecs),
+		meta: make([]recMeta, m.segRecs),
 	}
 }
 
@@ -281,7 +281,7 @@ func (m *memStore) take() *segment {
 // release keeps the segment handed back (which the consumer has reset)
 // for reuse, if it is of the usual size.
 func (m *memStore) release(_ int, s *segment) {
-	if s != nil && len(m.spares) < m.maxSpares && len(s.buf) == m.segBytes && cap(s.recs) == m.segRecs {
+	if s != nil && len(m.spares) < m.maxSpares && len(s.buf) == m.segBytes && len(s.recs) == m.segRecs {
 		m.spares = append(m.spares, s)
 	}
 }
@@ -315,7 +315,7 @@ func (m *memStore) evictBelow(keep slog.Level) (slog.Level, bool) {
 			}
 			started, i = true, max(m.curI, s.first)
 		}
-		for ; i < len(s.recs); i++ {
+		for ; i < s.n; i++ {
 			if s.meta[i].dead || s.meta[i].level >= keep {
 				continue
 			}
@@ -323,7 +323,7 @@ func (m *memStore) evictBelow(keep slog.Level) (slog.Level, bool) {
 			m.evict(k, s, i)
 			return l, true
 		}
-		m.curSeg, m.curI = s, len(s.recs)
+		m.curSeg, m.curI = s, s.n
 		m.trim(k, s) // kept records the cursor passes stay: keep them compact
 	}
 	if !started { // the cursor's segment is gone: search from the start
@@ -343,7 +343,7 @@ func (m *memStore) evict(k int, s *segment, i int) {
 	m.n--
 	m.bytes -= size
 	m.curSeg, m.curI = s, i+1
-	for s.first < len(s.recs) && s.meta[s.first].dead {
+	for s.first < s.n && s.meta[s.first].dead {
 		s.first++
 	}
 	if s.live == 0 && !(m.active && k == len(m.segs)-1) {
@@ -360,7 +360,7 @@ func (m *memStore) evict(k int, s *segment, i int) {
 // recycle keeps a segment whose records were all evicted for reuse, unless
 // a log call is still copying into it.
 func (m *memStore) recycle(s *segment) {
-	for i := range s.recs {
+	for i := range s.n {
 		if !s.isDone(i) {
 			return
 		}
@@ -400,7 +400,7 @@ func (m *memStore) trimAgain() {
 // records only, so that evicted records do not hold memory; it leaves s
 // as it is if a copy into it is still under way.
 func (m *memStore) compact(k int, s *segment) {
-	for i := range s.recs {
+	for i := range s.n {
 		if !s.isDone(i) {
 			if !slices.Contains(m.retrim, s) {
 				m.retrim = append(m.retrim, s)
@@ -411,11 +411,12 @@ func (m *memStore) compact(k int, s *segment) {
 	c := &segment{
 		gen:  1,
 		buf:  make([]byte, s.liveBytes+s.live),
-		recs: make([]Record, 0, s.live),
+		recs: make([]Record, s.live),
 		meta: make([]recMeta, s.live),
+		n:    s.live,
 	}
 	j := 0
-	for i := range s.recs {
+	for i := range s.n {
 		if s.meta[i].dead {
 			continue
 		}
@@ -424,7 +425,7 @@ func (m *memStore) compact(k int, s *segment) {
 		c.buf[c.off+n] = '\n'
 		r.Encoded = c.buf[c.off : c.off+n : c.off+n]
 		c.off += n + 1
-		c.recs = append(c.recs, r)
+		c.recs[j] = r
 		mt, old := &c.meta[j], &s.meta[i]
 		mt.seq, mt.level, mt.size, mt.raw = old.seq, old.level, old.size, old.raw
 		mt.done.Store(c.gen)

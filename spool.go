@@ -57,7 +57,7 @@ func (q *queue) openSpool() (startErrs []error, err error) {
 		return nil, fmt.Errorf("asynclog: open spool %s: %w", dir, err)
 	}
 	p := &spoolStore{s: s, batch: q.opts.BatchSize, limit: min(q.opts.MaxBytes, maxKeptBatchBuf)}
-	p.seg.meta = make([]recMeta, 0, p.batch)
+	p.seg.recs, p.seg.meta = make([]Record, p.batch), make([]recMeta, p.batch)
 	q.store = p
 	// The ring is SpoolBytes rounded up to a page, or an existing spool's
 	// own size: Options reports the size in use.
@@ -214,8 +214,7 @@ func (p *spoolStore) warm() { p.s.Prefault(p.aheadFrom, p.aheadTo) }
 func (p *spoolStore) take() *segment {
 	p.aheadFrom, p.aheadTo = p.s.Ahead()
 	g := &p.seg
-	g.recs, g.meta = g.recs[:0], g.meta[:0]
-	g.live, g.first, g.dead = 0, 0, 0
+	g.n, g.live, g.first, g.dead = 0, 0, 0, 0
 	bytes := 0
 	for i := 0; i < p.batch && bytes < p.limit; i++ {
 		if i == len(p.reads) {
@@ -226,8 +225,8 @@ func (p *spoolStore) take() *segment {
 			break
 		}
 		bytes += len(r.Encoded)
-		g.recs = append(g.recs, Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded})
-		g.meta = g.meta[:i+1] // cap is batch
+		g.recs[i] = Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded}
+		g.n = i + 1
 		mt := &g.meta[i]
 		mt.seq, mt.level, mt.size, mt.dead, mt.raw = r.Seq, slog.Level(r.Level), len(r.Encoded), false, r.Message == ""
 		mt.done.Store(g.gen)
