@@ -124,4 +124,3 @@ func TestAttackMemStoreSlowCopies(t *testing.T) {
 		t.Error(e)
 	}
 }
-
