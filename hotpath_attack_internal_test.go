@@ -92,7 +92,7 @@ func TestAttackMemStoreSlowCopies(t *testing.T) {
 					continue
 				}
 			}
-			for i := range s.recs {
+			for i := range s.n {
 				s.wait(i)
 				if s.meta[i].dead {
 					continue
