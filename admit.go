@@ -46,7 +46,7 @@ func levelBucket(l slog.Level) int {
 // call.
 func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 	q.mu.Lock()
-	q.stats.Enqueued++
+	q.enqueued++
 	switch {
 	case q.stoppingLocked():
 		q.stats.Dropped++ // after Shutdown began: counted, not a loss Flush reports

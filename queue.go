@@ -59,11 +59,14 @@ type Stats struct {
 // state table says, for each field, who writes it and why no other field
 // could tell the same.
 type queue struct {
+	// mu and admission's first fields, which every log call writes, share
+	// the queue's first cache line (a queue is over 512 bytes, so the
+	// allocator places it on a 64-byte boundary).
+	mu sync.Mutex
+	admission
 	sink Sink
 	opts Options // resolved at NewQueue; then only read
 
-	mu sync.Mutex
-	admission
 	handshake
 	lifecycle
 	stats Stats     // Queued is derived (statsNow)
@@ -78,11 +81,12 @@ type queue struct {
 // admission is written by log calls (and by whoever answers a waiter):
 // the records, their numbering, the waiters for room and the drops.
 type admission struct {
-	store   store         // the queued records: segments in memory, or a spool in files
-	seq     uint64        // records accepted so far: the next record's sequence number
-	waiters []*roomWaiter // log calls waiting for room, in arrival order
-	stall   uint64        // released+1 at the last wait for room that saw no progress; 0: none
-	drops   droppedTally  // drops since the last notice
+	store    store         // the queued records: segments in memory, or a spool in files
+	seq      uint64        // records accepted so far: the next record's sequence number
+	enqueued uint64        // Stats.Enqueued: counted here, beside seq, in the log call's cache line
+	waiters  []*roomWaiter // log calls waiting for room, in arrival order
+	stall    uint64        // released+1 at the last wait for room that saw no progress; 0: none
+	drops    droppedTally  // drops since the last notice
 }
 
 // handshake is between the consumer and those who wait on it: what it has
@@ -172,6 +176,7 @@ func (q *Queue) Stats() Stats {
 func (q *queue) statsNow() Stats {
 	q.mu.Lock()
 	s := q.stats
+	s.Enqueued = q.enqueued
 	s.Queued = q.store.queued() + q.inflight + len(q.waiters)
 	q.mu.Unlock()
 	return s

@@ -18,19 +18,22 @@ var _ store = (*memStore)(nil)
 // sealed. The consumer takes the oldest segment whole, sealed or not: one
 // batch, held apart from the bounds while it is written.
 type memStore struct {
-	size        int // Options.Size
-	max         int // Options.MaxBytes
-	segRecs     int // records a segment holds: min(BatchSize, Size)
-	segBytes    int // bytes of a new segment's buf: it follows the records' size ...
-	minSegBytes int // ... down to this
-	maxBatch    int // bytes a segment's buf may grow to: min(MaxBytes, 1 MiB)
+	// What a log call reads and writes comes first: one cache line (the
+	// padding below makes a memStore 192 bytes, which the allocator places
+	// on a 64-byte boundary).
+	n      int        // live records in segs
+	bytes  int        // their encodings' bytes
+	size   int        // Options.Size
+	max    int        // Options.MaxBytes
+	segs   []*segment // oldest first
+	active bool       // the last of segs takes more records
 
-	segs      []*segment // oldest first
-	active    bool       // the last of segs takes more records
-	n         int        // live records in segs
-	bytes     int        // their encodings' bytes
-	spares    []*segment // emptied segments kept for reuse ...
-	maxSpares int        // ... at most this many: what the bounds let the queue hold
+	segRecs     int        // records a segment holds: min(BatchSize, Size)
+	segBytes    int        // bytes of a new segment's buf: it follows the records' size ...
+	minSegBytes int        // ... down to this
+	maxBatch    int        // bytes a segment's buf may grow to: min(MaxBytes, 1 MiB)
+	spares      []*segment // emptied segments kept for reuse ...
+	maxSpares   int        // ... at most this many: what the bounds let the queue hold
 
 	// The eviction cursor: every live record before (curSeg, curI) is at
 	// curKeep or above, so the search for one below starts there.
@@ -40,6 +43,7 @@ type memStore struct {
 	// retrim holds segments that trim could not copy down because a log
 	// call was still copying into them: the next eviction tries again.
 	retrim []*segment
+	_      [16]byte // to 192 bytes: see the first field
 }
 
 // memBytesPerRecord is the room per record that a segment's buf starts with.

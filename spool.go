@@ -71,7 +71,7 @@ func (q *queue) openSpool() (startErrs []error, err error) {
 		q.settled = q.seq
 	}
 	n := uint64(s.Unread())
-	q.stats.Enqueued += n
+	q.enqueued += n
 	q.stats.Replayed = n
 	if d := s.Damage(); d != (spool.Damage{}) {
 		q.stats.Damaged = uint64(max(d.Regions, 1))
@@ -82,7 +82,7 @@ func (q *queue) openSpool() (startErrs []error, err error) {
 		// crashed asked for it. It goes in only where there is room, cut
 		// to fit: it never evicts a record.
 		if rec, ok := crashRecord(c, s.Room()); ok {
-			q.stats.Enqueued++
+			q.enqueued++
 			p.push(q.seq, rec, false).write(rec)
 			q.seq++
 			if err := s.RemoveCrashReport(); err != nil {

@@ -64,19 +64,22 @@ type store interface {
 // done for a copy still under way (a few nanoseconds' work, unless the
 // writer was descheduled in the middle).
 type segment struct {
+	// What a log call's reservation reads and writes comes first: one
+	// cache line (a segment is 128 bytes, allocated on a 128-byte boundary).
+	n         int // records reserved
+	off       int // bytes of buf reserved
+	live      int // records not evicted
+	liveBytes int // their encodings' bytes
 	buf       []byte
-	off       int       // bytes of buf reserved
-	recs      []Record  // the records, as many as a segment holds: their slice headers never change
-	meta      []recMeta // beside recs
-	n         int       // records reserved
-	first     int       // index of the oldest live record (or len(recs))
-	live      int       // records not evicted
-	liveBytes int       // their encodings' bytes
-	dead      int       // records evicted
 	// gen is the segment's use: a record is done once its meta.done holds
 	// it. Reuse moves it on, so that the consumer need not write to every
 	// record's meta (a cache line the next log calls would pull back).
 	gen uint32
+
+	recs  []Record  // the records, as many as a segment holds: their slice headers never change
+	meta  []recMeta // beside recs
+	first int       // index of the oldest live record (or len(recs))
+	dead  int       // records evicted
 }
 
 // recMeta is what the queue keeps of a record beside its Record.
