@@ -1,6 +1,7 @@
 package asynclog_test
 
-// Log calls while the consumer waits out MinInterval (paces) on purpose.
+// MinInterval: the consumer paces its Writes on purpose, and log calls,
+// kept records, Flushes and Close while it waits out the interval.
 
 import (
 	"context"
@@ -51,5 +52,47 @@ func TestBlockWaitersAreServedInOrderWhileTheConsumerPaces(t *testing.T) {
 		}
 		assert.Equal(t, want, got, "every record, in arrival order")
 		assert.Zero(t, q.Stats().Dropped)
+	})
+}
+
+// TestMinInterval: batches start at most once per MinInterval and records
+// gather meanwhile; Flush and Close write at once without waiting for it.
+func TestMinInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var starts []time.Time
+		var sizes []int
+		sink := asynclog.SinkFunc(func(_ context.Context, b []asynclog.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			starts = append(starts, time.Now())
+			sizes = append(sizes, len(b))
+			return nil
+		})
+		const interval = 300 * time.Millisecond
+		q, err := asynclog.NewQueue(sink, asynclog.Options{MinInterval: interval})
+		require.NoError(t, err)
+		l := slog.New(asynclog.NewHandler(q, nil))
+		l.Info("first") // written at once: no batch before it
+		require.NoError(t, q.Flush(context.Background()))
+		for i := range 50 {
+			l.Info("burst", "i", i)
+		}
+		// Let the interval pass on the bubble's clock, then wait until the
+		// consumer has written the burst and parked again.
+		time.Sleep(interval)
+		synctest.Wait()
+		mu.Lock()
+		require.Len(t, starts, 2, "the burst is written once the interval has passed")
+		mu.Unlock()
+		l.Info("last")
+		closeStart := time.Now()
+		require.NoError(t, q.Close())
+		assert.Zero(t, time.Since(closeStart), "Close does not wait out the interval")
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, sizes, 3, "first, the burst as one batch, last")
+		assert.Equal(t, []int{1, 50, 1}, sizes)
+		assert.GreaterOrEqual(t, starts[1].Sub(starts[0]), interval, "burst waited for the interval")
 	})
 }
