@@ -1,10 +1,14 @@
 package asynclog_test
 
+// Memory stays bounded: in bytes by MaxBytes as well as in records by
+// Size, and under a million records into a sink that takes nothing.
+
 import (
 	"context"
 	"log/slog"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -85,4 +89,52 @@ func TestMemoryBoundedUnderBlockedSink(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMaxBytesBoundsTheQueue: records are counted in bytes too; a record
+// larger than MaxBytes is dropped and counted, never held whole.
+func TestMaxBytesBoundsTheQueue(t *testing.T) {
+	sink := newRecSink()
+	gate := newGateSink(sink, true)
+	q := newQueue(t, gate, asynclog.Options{Size: 1000, MaxBytes: 10 << 10, OnFull: asynclog.DropNewest})
+	l := slog.New(asynclog.NewHandler(q, nil))
+	l.Info("first")
+	gate.waitStarted(t)
+	pad := strings.Repeat("x", 900)
+	for i := range 50 {
+		l.Info("big", "i", i, "pad", pad) // about 950 bytes each: ten fit in 10 KiB
+	}
+	l.Info("huge", "pad", strings.Repeat("y", 20<<10)) // larger than MaxBytes
+	st := q.Stats()
+	assert.LessOrEqual(t, st.Queued, 1+11, "MaxBytes, not Size, bounds the queue: %+v", st)
+	assert.GreaterOrEqual(t, st.Dropped, uint64(40), "%+v", st)
+	gate.open()
+	err := q.Close()
+	require.ErrorIs(t, err, asynclog.ErrDropped)
+	for _, m := range sink.messages() {
+		assert.NotEqual(t, "huge", m, "a record larger than MaxBytes is not delivered")
+	}
+	checkIdentity(t, q.Stats())
+}
+
+// TestMemoryBoundedInBytes: 60 records of 1 MiB into a stuck sink hold
+// about MaxBytes (16 MiB), not 60 MiB.
+func TestMemoryBoundedInBytes(t *testing.T) {
+	gate := newGateSink(nil, true)
+	q := newQueue(t, gate, asynclog.Options{OnFull: asynclog.DropNewest})
+	l := slog.New(asynclog.NewHandler(q, nil))
+	big := strings.Repeat("z", 1<<20)
+	l.Info("first", "pad", big)
+	gate.waitStarted(t)
+	before := heapInUse()
+	for range 60 {
+		l.Info("big", "pad", big)
+	}
+	after := heapInUse()
+	growth := int64(after) - int64(before)
+	bound := int64(q.Options().MaxBytes) + 4<<20
+	t.Logf("heap in use %d KiB before, %d KiB after; %+v", before>>10, after>>10, q.Stats())
+	assert.LessOrEqual(t, growth, bound, "heap growth bounded by MaxBytes")
+	gate.open()
+	require.ErrorIs(t, q.Close(), asynclog.ErrDropped)
 }

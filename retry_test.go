@@ -1,5 +1,9 @@
 package asynclog_test
 
+// Retries: by time (RetryFor) by default, through an outage and until
+// RetryFor runs out; RetryAfter's delay; a retry's wait cut short by
+// Shutdown; the failure notice of a batch given up on.
+
 import (
 	"context"
 	"errors"
@@ -181,5 +185,95 @@ func TestFailureNoticeWaitsForTheSink(t *testing.T) {
 		assert.Equal(t, float64(2), m["failed"], "count")
 		assert.Equal(t, "third", got[1].Message)
 		require.NoError(t, q.Close(), "Close")
+	})
+}
+
+// flakySink fails its first n Writes with err, then passes to next.
+type flakySink struct {
+	mu       sync.Mutex
+	n        int
+	err      error
+	attempts []time.Time
+	next     asynclog.Sink
+}
+
+func (f *flakySink) Write(ctx context.Context, batch []asynclog.Record) error {
+	f.mu.Lock()
+	f.attempts = append(f.attempts, time.Now())
+	fail := len(f.attempts) <= f.n
+	f.mu.Unlock()
+	if fail {
+		return f.err
+	}
+	return f.next.Write(ctx, batch)
+}
+
+func (f *flakySink) times() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.attempts...)
+}
+
+// TestRetryAfter: the next attempt waits at least the RetryAfter delay,
+// longer than the backoff.
+func TestRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := newRecSink()
+		flaky := &flakySink{n: 1, err: asynclog.RetryAfter(errors.New("slow down"), 300*time.Millisecond), next: sink}
+		q := newQueue(t, flaky, asynclog.Options{MinBackoff: time.Millisecond, MaxBackoff: time.Second, OnError: func(error) {}})
+		slog.New(asynclog.NewHandler(q, nil)).Info("rec")
+		require.NoError(t, q.Flush(context.Background()))
+		at := flaky.times()
+		require.Len(t, at, 2)
+		assert.GreaterOrEqual(t, at[1].Sub(at[0]), 300*time.Millisecond, "waited the RetryAfter delay")
+		assert.Len(t, sink.all(), 1)
+	})
+}
+
+// TestRetryWaitPastShutdownDeadline: a retry that would wait past
+// Shutdown's deadline gives the batch up at once.
+func TestRetryWaitPastShutdownDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		flaky := &flakySink{n: 99, err: asynclog.RetryAfter(errors.New("later"), time.Hour), next: newRecSink()}
+		q, err := asynclog.NewQueue(flaky, asynclog.Options{MaxBackoff: time.Hour, OnError: func(error) {}})
+		require.NoError(t, err)
+		slog.New(asynclog.NewHandler(q, nil)).Info("rec")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		err = q.Shutdown(ctx)
+		assert.Zero(t, time.Since(start), "did not wait for the deadline: gave up at once")
+		require.Error(t, err, "the lost record is reported")
+		assert.Equal(t, uint64(1), q.Stats().Failed)
+		checkIdentity(t, q.Stats())
+	})
+}
+
+// TestShutdownDuringRetryBackoff: a Shutdown that begins while the consumer
+// already waits out a long retry delay gives the batch up at once rather
+// than sitting out its whole deadline.
+func TestShutdownDuringRetryBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		attempted := make(chan struct{}, 1)
+		sink := asynclog.SinkFunc(func(context.Context, []asynclog.Record) error {
+			select {
+			case attempted <- struct{}{}:
+			default:
+			}
+			return asynclog.RetryAfter(errors.New("later"), time.Hour)
+		})
+		q, err := asynclog.NewQueue(sink, asynclog.Options{MaxBackoff: time.Hour, OnError: func(error) {}})
+		require.NoError(t, err)
+		slog.New(asynclog.NewHandler(q, nil)).Info("rec")
+		<-attempted // the consumer now waits an hour before its retry
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		err = q.Shutdown(ctx)
+		assert.Zero(t, time.Since(start), "gave the batch up at once")
+		require.Error(t, err, "the lost record is reported")
+		assert.NotErrorIs(t, err, context.DeadlineExceeded, "not by running into the deadline")
+		assert.Equal(t, uint64(1), q.Stats().Failed)
+		checkIdentity(t, q.Stats())
 	})
 }
