@@ -36,13 +36,12 @@ type collector struct {
 	served  chan struct{} // closed when srv's Serve returns
 	seen    map[int]int   // how many times each record "i" arrived
 	notices []map[string]any
-	changed chan struct{} // closed and replaced whenever records arrive
 }
 
 // newCollector starts a collector on a free loopback port; the test's
 // cleanup stops it.
 func newCollector(t *testing.T) *collector {
-	c := &collector{t: t, seen: map[int]int{}, changed: make(chan struct{})}
+	c := &collector{t: t, seen: map[int]int{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err, "listen")
 	c.addr = ln.Addr().String()
@@ -117,34 +116,7 @@ func (c *collector) handle(w http.ResponseWriter, r *http.Request) {
 		c.seen[i]++
 	}
 	c.notices = append(c.notices, notices...)
-	close(c.changed)
-	c.changed = make(chan struct{})
 	c.mu.Unlock()
-}
-
-// waitFor waits until records 0..n-1 have all arrived, or fails the test
-// after d.
-func (c *collector) waitFor(n int, d time.Duration) {
-	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		c.mu.Lock()
-		got, ch := 0, c.changed
-		for i := range n {
-			if c.seen[i] > 0 {
-				got++
-			}
-		}
-		c.mu.Unlock()
-		if got == n {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			c.t.Fatalf("only %d of %d records arrived within %v", got, n, d)
-		}
-	}
 }
 
 // coverage returns how many of records 0..n-1 never arrived, and how many
