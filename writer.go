@@ -2,7 +2,6 @@ package asynclog
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"unsafe"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/asynclog/asynclog/internal/jsonscan"
 )
 
 // writer is the io.Writer front end: one record per Write.
@@ -98,12 +99,11 @@ func writerMessage(b []byte) string {
 	if bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner) // nothing to unescape, in JSON or Go quoting
 	}
-	if firstNonSpace(b) == '{' {
-		var s string
-		if json.Unmarshal(v, &s) != nil {
-			return string(inner)
+	if jsonscan.FirstNonSpace(b) == '{' {
+		if s, ok := jsonscan.Unquote(v); ok {
+			return s
 		}
-		return s
+		return string(inner)
 	}
 	s, err := strconv.Unquote(string(v))
 	if err != nil {
@@ -117,121 +117,33 @@ func writerMessage(b []byte) string {
 // says the value is a string, returned with its quotes and escapes as
 // written (JSON or Go quoting). It does not allocate.
 func findField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
-	if firstNonSpace(b) == '{' {
+	if jsonscan.FirstNonSpace(b) == '{' {
 		return findJSONField(b, k1, k2)
 	}
 	return findLogfmtField(b, k1, k2)
 }
 
-func firstNonSpace(b []byte) byte {
-	for _, c := range b {
-		if !isSpace(c) {
-			return c
-		}
-	}
-	return 0
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// findJSONField walks the top-level members of a JSON object. A key
-// written with escapes never matches: no encoder escapes "level" or "msg".
+// findJSONField walks the top-level members of a JSON object, skipping
+// their values unchecked, up to the first named k1 or k2. A key written
+// with escapes never matches: no encoder escapes "level" or "msg".
 func findJSONField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	s := jsonscan.Scanner{B: b}
+	if !s.Enter('{') {
 		return nil, false, false
 	}
-	i++
 	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
-			return nil, false, false // '}' or malformed
-		}
-		end := skipString(b, i)
-		if end < 0 {
+		key, more, ok := s.Member()
+		if !more || !ok {
 			return nil, false, false
 		}
-		key := b[i+1 : end-1]
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
+		v, ok := s.Skip()
+		if !ok {
 			return nil, false, false
 		}
-		i = skipSpace(b, i+1)
-		vend := skipValue(b, i)
-		if vend < 0 {
-			return nil, false, false
-		}
-		if string(key) == k1 || (k2 != "" && string(key) == k2) {
-			return b[i:vend], b[i] == '"', true
-		}
-		i = skipSpace(b, vend)
-		if i >= len(b) || b[i] != ',' {
-			return nil, false, false
-		}
-		i++
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the JSON string starting at b[i]
-// (a quote), or -1 if it does not end.
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
+		if key := key[1 : len(key)-1]; string(key) == k1 || (k2 != "" && string(key) == k2) {
+			return v, v[0] == '"', true
 		}
 	}
-	return -1
-}
-
-// skipValue returns the index just past the JSON value starting at b[i], or
-// -1 if it is malformed. Objects and arrays are skipped by counting
-// brackets outside strings; their insides are not checked.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end := skipString(b, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isSpace(b[j]) {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
 }
 
 // findLogfmtField walks the key=value fields of logfmt text (what
@@ -270,7 +182,7 @@ func logfmtKeyAt(b []byte, k string) int {
 			return -1
 		}
 		j += off
-		if end := j + len(k); end < len(b) && b[end] == '=' && (j == 0 || isSpace(b[j-1])) {
+		if end := j + len(k); end < len(b) && b[end] == '=' && (j == 0 || jsonscan.IsSpace(b[j-1])) {
 			return j
 		}
 		off = j + 1
@@ -282,13 +194,13 @@ func logfmtKeyAt(b []byte, k string) int {
 func logfmtValue(b []byte, i int) (v []byte, quoted, ok bool) {
 	vstart := i
 	if i < len(b) && b[i] == '"' {
-		end := skipString(b, i)
+		end := jsonscan.SkipString(b, i)
 		if end < 0 {
 			return nil, false, false
 		}
 		return b[vstart:end], true, true
 	}
-	for i < len(b) && !isSpace(b[i]) {
+	for i < len(b) && !jsonscan.IsSpace(b[i]) {
 		i++
 	}
 	return b[vstart:i], false, true
@@ -298,14 +210,14 @@ func logfmtValue(b []byte, i int) (v []byte, quoted, ok bool) {
 func walkLogfmt(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
 	i := 0
 	for i < len(b) {
-		i = skipSpace(b, i)
+		i = jsonscan.SkipSpace(b, i)
 		start := i
-		for i < len(b) && b[i] != '=' && !isSpace(b[i]) && b[i] != '"' {
+		for i < len(b) && b[i] != '=' && !jsonscan.IsSpace(b[i]) && b[i] != '"' {
 			i++
 		}
 		key := b[start:i]
 		if i < len(b) && b[i] == '"' { // a quoted word that is not a key
-			end := skipString(b, i)
+			end := jsonscan.SkipString(b, i)
 			if end < 0 {
 				return nil, false, false
 			}
@@ -318,13 +230,13 @@ func walkLogfmt(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
 		i++ // '='
 		vstart := i
 		if i < len(b) && b[i] == '"' {
-			end := skipString(b, i)
+			end := jsonscan.SkipString(b, i)
 			if end < 0 {
 				return nil, false, false
 			}
 			i = end
 		} else {
-			for i < len(b) && !isSpace(b[i]) {
+			for i < len(b) && !jsonscan.IsSpace(b[i]) {
 				i++
 			}
 		}
