@@ -46,7 +46,7 @@ func levelBucket(l slog.Level) int {
 // call.
 func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 	q.mu.Lock()
-	q.stats.Enqueued++
+	q.enqueued++
 	switch {
 	case q.stoppingLocked():
 		q.stats.Dropped++ // after Shutdown began: counted, not a loss Flush reports
@@ -148,26 +148,31 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 		// No record left the queue during a whole wait: the sink is stuck.
 		q.removeWaiterLocked(w)
 		if !mustWait {
-			// Those waiting behind it saw no progress either: they drop
-			// too, but for synchronous records, which keep their place.
-			q.stall = q.released + 1
-			k := 0
-			keepAt := q.opts.KeepLevel.Level()
-			for _, o := range q.waiters {
-				if o.mustWait {
-					q.waiters[k] = o
-					k++
-					continue
-				}
-				// A kept record evicts a lower one rather than being
-				// dropped, where there is one.
-				q.decideLocked(o, o.rec.Level >= keepAt && q.makeRoomLocked(o.rec))
-			}
-			clear(q.waiters[k:])
-			q.waiters = q.waiters[:k]
+			q.stallLocked()
 		}
 		return q.refuseLocked(rec, raw, keep)
 	}
+}
+
+// stallLocked marks the sink stuck: later records drop without waiting
+// until a record leaves the queue (the stall mark), and those waiting saw
+// no progress either, so they are answered now: a kept record evicts a
+// lower one where there is one, others drop; synchronous records keep
+// their place.
+func (q *queue) stallLocked() {
+	q.stall = q.released + 1
+	k := 0
+	keepAt := q.opts.KeepLevel.Level()
+	for _, o := range q.waiters {
+		if o.mustWait {
+			q.waiters[k] = o
+			k++
+			continue
+		}
+		q.decideLocked(o, o.rec.Level >= keepAt && q.makeRoomLocked(o.rec))
+	}
+	clear(q.waiters[k:])
+	q.waiters = q.waiters[:k]
 }
 
 // refuseLocked handles a record that will not wait: a kept record evicts a
@@ -274,7 +279,7 @@ func (q *queue) signal() {
 // the next notice, and the next Flush.
 func (q *queue) dropLocked(l slog.Level) {
 	q.stats.Dropped++
-	q.loss.count.dropped++
+	q.loss.dropped++
 	if q.drops.total == 0 {
 		q.drops.since = time.Now()
 	}

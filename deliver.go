@@ -68,109 +68,169 @@ func (c *consumer) finishBatch() {
 // batch. The backoff between attempts is capped at MaxBackoff, and the
 // last wait is shortened to end with RetryFor.
 func (c *consumer) deliverBatch(recs []Record, notices int) outcome {
-	q, o := c.q, c.q.opts
-	n := len(recs) - notices
+	b := batchLeft{recs: recs, notices: notices, n: len(recs) - notices}
 	var out outcome
-	var err error
-	// attempt counts the failed attempts since the sink last made
-	// progress: a Write that delivered part of the batch starts it again,
-	// and the RetryFor clock (c.failing) too.
+	err := c.retry(&b, &out)
+	if err == nil {
+		return out // settled: delivered, or refused in part (Partial)
+	}
+	if c.q.opts.Fallback != nil && c.q.abortCtx.Err() == nil {
+		if err = c.fallback(&b, &out, err); b.n == 0 {
+			return out // the fallback took the rest
+		}
+	}
+	out.failed = b.n
+	out.err = fmt.Errorf("asynclog: gave up on %d %s: %w", b.n, plural(b.n, "record", "records"), err)
+	out.cause = err
+	if b.n > 0 {
+		out.from, out.to = timeSpan(b.recs[b.notices:])
+	}
+	return out
+}
+
+// batchLeft is what is left of a batch to deliver: recs, of which the
+// first notices are synthetic (not counted), and n counted records.
+type batchLeft struct {
+	recs       []Record
+	notices, n int
+}
+
+// took removes the first k records, which the sink took, and returns how
+// many of them count (notices do not) and whether the notices went with
+// them.
+func (b *batchLeft) took(k int) (counted int, noticed bool) {
+	k = min(k, len(b.recs))
+	counted = max(0, k-b.notices)
+	noticed = k >= b.notices
+	b.notices = max(0, b.notices-k)
+	b.n -= counted
+	b.recs = b.recs[k:]
+	return counted, noticed
+}
+
+// progress is what a Write's error says the sink took, read in one place
+// for the sink and the fallback: the first front records ([Delivered]),
+// and, of the rest, all but rejected ([Partial]).
+type progress struct {
+	front    int
+	partial  bool
+	rejected int
+}
+
+func readProgress(err error) progress {
+	var p progress
+	var dl *DeliveredError
+	if errors.As(err, &dl) && dl.N > 0 {
+		p.front = dl.N
+	}
+	var partial *PartialError
+	if errors.As(err, &partial) {
+		p.partial, p.rejected = true, max(partial.Rejected, 0)
+	}
+	return p
+}
+
+// retry writes what is left of the batch to the sink until it is settled
+// (nil) or given up on (the last error). attempt counts the failed
+// attempts since the sink last made progress: a Write that delivered part
+// of the batch starts it again, and the RetryFor clock (c.failing) too.
+func (c *consumer) retry(b *batchLeft, out *outcome) error {
+	q := c.q
 	for attempt := 1; ; attempt++ {
-		err = c.write(q.sink, recs)
+		err := c.write(q.sink, b.recs)
 		out.writes++
 		if err == nil {
-			out.delivered += n
+			out.delivered += b.n
 			out.noticed = true
 			c.failing = time.Time{}
-			return out
+			return nil
 		}
-		var dl *DeliveredError
-		if errors.As(err, &dl) && dl.N > 0 {
-			k := min(dl.N, len(recs))
-			counted := max(0, k-notices) // notices come first and are not counted
-			if k >= notices {
-				out.noticed = true
-			}
-			notices = max(0, notices-k)
+		p := readProgress(err)
+		if p.front > 0 {
+			counted, noticed := b.took(p.front)
 			out.delivered += counted
-			n -= counted
-			recs = recs[k:]
-			if len(recs) == 0 {
-				return out
+			out.noticed = out.noticed || noticed
+			if len(b.recs) == 0 {
+				return nil
 			}
 			attempt, c.failing = 1, time.Time{}
 		}
-		var partial *PartialError
-		if errors.As(err, &partial) {
-			rej := min(max(partial.Rejected, 0), n)
-			q.report(fmt.Errorf("asynclog: sink refused %d of %d %s: %w", rej, n, plural(n, "record", "records"), err))
-			out.delivered += n - rej
+		if p.partial {
+			rej := min(p.rejected, b.n)
+			q.report(fmt.Errorf("asynclog: sink refused %d of %d %s: %w", rej, b.n, plural(b.n, "record", "records"), err))
+			out.delivered += b.n - rej
 			out.failed, out.err, out.cause, out.noticed = rej, err, err, true
 			c.failing = time.Time{}
 			if rej > 0 {
-				out.from, out.to = timeSpan(recs[notices:])
+				out.from, out.to = timeSpan(b.recs[b.notices:])
 			}
-			return out
+			return nil
 		}
 		if IsPermanent(err) {
-			q.report(fmt.Errorf("asynclog: write %d %s (permanent, not retried): %w", n, plural(n, "record", "records"), err))
-			break
+			q.report(fmt.Errorf("asynclog: write %d %s (permanent, not retried): %w", b.n, plural(b.n, "record", "records"), err))
+			return err
 		}
-		now := time.Now()
-		if c.failing.IsZero() {
-			c.failing = now
-		}
-		left := o.RetryFor - now.Sub(c.failing)
-		if o.MaxAttempts > 0 {
-			q.report(fmt.Errorf("asynclog: write %d %s (attempt %d of %d): %w", n, plural(n, "record", "records"), attempt, o.MaxAttempts, err))
-		} else {
-			q.report(fmt.Errorf("asynclog: write %d %s (attempt %d, failing for %v of RetryFor %v): %w", n, plural(n, "record", "records"), attempt, now.Sub(c.failing).Round(time.Millisecond), o.RetryFor, err))
-		}
-		if (o.MaxAttempts > 0 && attempt >= o.MaxAttempts) || left <= 0 || q.abortCtx.Err() != nil {
-			break
-		}
-		delay := backoff(o.MinBackoff, o.MaxBackoff, attempt)
-		var ra *RetryAfterError
-		if errors.As(err, &ra) && ra.Delay > delay {
-			delay = min(ra.Delay, o.MaxBackoff)
-		}
-		if !q.retryWait(min(delay, left)) {
-			break
+		delay, again := c.nextAttempt(err, attempt, b.n)
+		if !again || !q.retryWait(delay) {
+			return err
 		}
 		out.retries++
 	}
-	if o.Fallback != nil && q.abortCtx.Err() == nil {
-		ferr := c.write(o.Fallback, recs)
-		out.writes++
-		if ferr == nil {
-			out.delivered += n
-			out.fellBack += n
-			return out
-		}
-		q.report(fmt.Errorf("asynclog: fallback sink: %w", ferr))
-		took := 0
-		var partial *PartialError
-		var dl *DeliveredError
-		switch {
-		case errors.As(ferr, &partial):
-			took = n - min(max(partial.Rejected, 0), n)
-		case errors.As(ferr, &dl):
-			k := min(dl.N, len(recs))
-			took = max(0, k-notices)
-			recs, notices = recs[k:], max(0, notices-k)
-		}
-		out.delivered += took
-		out.fellBack += took
-		n -= took
-		err = errors.Join(err, fmt.Errorf("fallback: %w", ferr))
+}
+
+// nextAttempt reports a failed attempt and says whether to try again, and
+// after how long: not once MaxAttempts (if set) or RetryFor is spent, or
+// the drain abandoned. The backoff is capped at MaxBackoff, stretched to a
+// RetryAfter, and cut to end with RetryFor.
+func (c *consumer) nextAttempt(err error, attempt, n int) (time.Duration, bool) {
+	q, o := c.q, c.q.opts
+	now := time.Now()
+	if c.failing.IsZero() {
+		c.failing = now
 	}
-	out.failed = n
-	out.err = fmt.Errorf("asynclog: gave up on %d %s: %w", n, plural(n, "record", "records"), err)
-	out.cause = err
-	if n > 0 {
-		out.from, out.to = timeSpan(recs[notices:])
+	left := o.RetryFor - now.Sub(c.failing)
+	if o.MaxAttempts > 0 {
+		q.report(fmt.Errorf("asynclog: write %d %s (attempt %d of %d): %w", n, plural(n, "record", "records"), attempt, o.MaxAttempts, err))
+	} else {
+		q.report(fmt.Errorf("asynclog: write %d %s (attempt %d, failing for %v of RetryFor %v): %w", n, plural(n, "record", "records"), attempt, now.Sub(c.failing).Round(time.Millisecond), o.RetryFor, err))
 	}
-	return out
+	if (o.MaxAttempts > 0 && attempt >= o.MaxAttempts) || left <= 0 || q.abortCtx.Err() != nil {
+		return 0, false
+	}
+	delay := backoff(o.MinBackoff, o.MaxBackoff, attempt)
+	var ra *RetryAfterError
+	if errors.As(err, &ra) && ra.Delay > delay {
+		delay = min(ra.Delay, o.MaxBackoff)
+	}
+	return min(delay, left), true
+}
+
+// fallback gives what the sink gave up on to the fallback sink, one
+// attempt; what it takes counts as Delivered and FellBack. It returns the
+// error for the records still left, if any (b.n).
+func (c *consumer) fallback(b *batchLeft, out *outcome, err error) error {
+	ferr := c.write(c.q.opts.Fallback, b.recs)
+	out.writes++
+	if ferr == nil {
+		out.delivered += b.n
+		out.fellBack += b.n
+		b.n = 0
+		return err
+	}
+	c.q.report(fmt.Errorf("asynclog: fallback sink: %w", ferr))
+	p := readProgress(ferr)
+	took := 0
+	if p.front > 0 {
+		took, _ = b.took(p.front)
+	}
+	if p.partial {
+		rest := b.n - min(p.rejected, b.n)
+		took += rest
+		b.n -= rest
+	}
+	out.delivered += took
+	out.fellBack += took
+	return errors.Join(err, fmt.Errorf("fallback: %w", ferr))
 }
 
 // timeSpan returns the earliest and the latest time of recs, leaving out
@@ -242,7 +302,7 @@ func (c *consumer) write(s Sink, recs []Record) (err error) {
 			err = fmt.Errorf("asynclog: sink panicked: %v", r)
 		}
 	}()
-	if ws, ok := s.(*writerSink); ok && c.block != nil && len(recs) == len(c.seg.recs) && &recs[0] == &c.seg.recs[0] {
+	if ws, ok := s.(*writerSink); ok && c.block != nil && len(recs) == c.seg.n && &recs[0] == &c.seg.recs[0] {
 		return ws.writeBlock(c.block) // the segment as it lies: already one newline-separated block
 	}
 	return s.Write(ctx, recs)

@@ -41,7 +41,7 @@ type consumer struct {
 // room at once), and then, outside the lock, reads it and writes it. It
 // exits once Shutdown has begun and nothing is left. NewQueue starts it;
 // Shutdown waits for it.
-func (q *queue) run() {
+func (q *queue) run(startErrs []error) {
 	defer q.wg.Done()
 	defer close(q.done)
 	q.consumer.Store(goid())
@@ -49,7 +49,7 @@ func (q *queue) run() {
 	_, plain := q.sink.(*writerSink)
 	_, plainFallback := q.opts.Fallback.(*writerSink)
 	c.msgless = plain && (q.opts.Fallback == nil || plainFallback)
-	for _, err := range q.startErrs {
+	for _, err := range startErrs {
 		q.report(err)
 	}
 	for {
@@ -83,8 +83,7 @@ func (c *consumer) settleLocked() {
 		q.stats.Retries += uint64(o.retries)
 		q.stats.Writes += uint64(o.writes)
 		if o.failed > 0 {
-			q.loss.count.failed += uint64(o.failed)
-			q.loss.add(q.loss.count, o.err)
+			q.loss.add(q.lossNowLocked(), o.err)
 		}
 	}
 	c.settleFailuresLocked(o) // the failure notice's tally (notice.go)
@@ -253,7 +252,7 @@ func (c *consumer) prepare(d noticesDue) {
 	}
 	whole := c.notices == 0 && s.dead == 0
 	block := whole && c.msgless // WriterSink takes the segment's bytes as they lie ...
-	for i := range s.recs {
+	for i := range s.n {
 		s.wait(i)
 		mt := &s.meta[i]
 		if mt.dead {
@@ -271,8 +270,8 @@ func (c *consumer) prepare(d noticesDue) {
 	}
 	c.block = nil
 	if whole {
-		c.batch = s.recs
-		if block && len(s.recs) > 0 {
+		c.batch = s.recs[:s.n]
+		if block && s.n > 0 {
 			c.block = s.buf[:s.off]
 		}
 	} else {

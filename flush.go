@@ -34,9 +34,9 @@ func (q *queue) flush(ctx context.Context, keep bool) error {
 	}
 	base := q.loss.reported
 	if q.settled >= q.seq {
-		err := q.loss.since(base, q.loss.count)
+		err := q.loss.since(base, q.lossNowLocked())
 		if !keep {
-			q.loss.markReported(q.loss.count)
+			q.loss.markReported(q.lossNowLocked())
 		}
 		q.mu.Unlock()
 		return err
@@ -83,9 +83,9 @@ func (q *queue) answerFlushesLocked() {
 			k++
 			continue
 		}
-		w.loss = q.loss.count
+		w.loss = q.lossNowLocked()
 		if !w.keep {
-			q.loss.markReported(q.loss.count)
+			q.loss.markReported(w.loss)
 		}
 		close(w.ready)
 	}

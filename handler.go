@@ -102,13 +102,28 @@ func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	eb := encBufPool.Get().(*encBuf)
 	s := encoder{h: h, b: eb.b}
-	rep := h.opts.ReplaceAttr
-	if rep != nil {
+	if h.opts.ReplaceAttr != nil {
 		gp := groupsPool.Get().(*[]string)
 		defer func() { *gp = (*gp)[:0]; groupsPool.Put(gp) }()
 		s.groups = (*gp)[:0]
 	}
 	s.b = append(s.b, '{')
+	s.appendBuiltins(r)
+	open := s.appendAttrsOf(r)
+	for range open {
+		s.b = append(s.b, '}')
+	}
+	s.b = append(s.b, '}')
+	eb.b = s.b
+	err := h.q.q.log(Record{Time: r.Time, Level: r.Level, Message: r.Message, Encoded: eb.b}, false)
+	eb.free()
+	return err
+}
+
+// appendBuiltins appends the record's time, level, source (with
+// AddSource) and message, through ReplaceAttr if there is one.
+func (s *encoder) appendBuiltins(r slog.Record) {
+	rep := s.h.opts.ReplaceAttr
 	if !r.Time.IsZero() {
 		t := r.Time.Round(0)
 		if rep == nil {
@@ -124,7 +139,7 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	} else {
 		s.appendAttr(slog.Any(slog.LevelKey, r.Level))
 	}
-	if h.opts.AddSource {
+	if s.h.opts.AddSource {
 		src := r.Source()
 		if src == nil {
 			src = &slog.Source{}
@@ -137,6 +152,13 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	} else {
 		s.appendAttr(slog.String(slog.MessageKey, r.Message))
 	}
+}
+
+// appendAttrsOf appends the attributes from WithAttrs, then the record's,
+// inside the groups from WithGroup (opened only if an attribute is
+// written), and returns how many groups are left open.
+func (s *encoder) appendAttrsOf(r slog.Record) (open int) {
+	h := s.h
 	if len(h.pre) > 0 {
 		if s.sep {
 			s.b = append(s.b, ',')
@@ -144,32 +166,26 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 		s.b = append(s.b, h.pre...)
 		s.sep = h.pre[len(h.pre)-1] != '{'
 	}
-	if rep != nil {
+	if h.opts.ReplaceAttr != nil {
 		s.groups = append(s.groups, h.group[:h.nOpen]...)
 	}
-	open := h.nOpen
-	if r.NumAttrs() > 0 {
-		pos, sep, ng := len(s.b), s.sep, len(s.groups)
-		s.openGroups()
-		open = len(h.group)
-		any := false
-		r.Attrs(func(a slog.Attr) bool {
-			if s.appendAttr(a) {
-				any = true
-			}
-			return true
-		})
-		if !any {
-			s.b, s.sep, open = s.b[:pos], sep, h.nOpen
-			s.groups = s.groups[:ng]
+	open = h.nOpen
+	if r.NumAttrs() == 0 {
+		return open
+	}
+	pos, sep, ng := len(s.b), s.sep, len(s.groups)
+	s.openGroups()
+	any := false
+	r.Attrs(func(a slog.Attr) bool {
+		if s.appendAttr(a) {
+			any = true
 		}
+		return true
+	})
+	if !any {
+		s.b, s.sep = s.b[:pos], sep
+		s.groups = s.groups[:ng]
+		return h.nOpen
 	}
-	for range open {
-		s.b = append(s.b, '}')
-	}
-	s.b = append(s.b, '}')
-	eb.b = s.b
-	err := h.q.q.log(Record{Time: r.Time, Level: r.Level, Message: r.Message, Encoded: eb.b}, false)
-	eb.free()
-	return err
+	return len(h.group)
 }

@@ -37,56 +37,79 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background() // a nil ctx must not read as "not stopping"
 	}
-	q.mu.Lock()
-	first := !q.stoppingLocked()
-	if first {
-		q.shutdownCtx = ctx
-		close(q.stopped)
-		// Waiting log calls began before Shutdown: they still get room.
-		if q.parked {
-			q.nudgeLocked()
-		}
+	if !q.beginShutdown(ctx) {
+		return q.awaitFirstShutdown(ctx)
 	}
-	q.mu.Unlock()
-	if !first {
-		select {
-		case <-q.done:
-			return q.joined()
-		case <-ctx.Done():
-			if q.abortCtx.Err() != nil {
-				// The first Shutdown gave up on the drain: its result is
-				// known, though the sink has not returned yet.
-				return q.resultNow()
-			}
-			return fmt.Errorf("asynclog: wait for shutdown: %w", ctx.Err())
-		}
-	}
-
-	// Abandon the drain a grace before the deadline, so that the sink has
-	// the grace to notice and Shutdown still returns by the deadline.
-	giveUp := ctx.Done()
-	var grace time.Duration
-	if dl, ok := ctx.Deadline(); ok {
-		grace = min(time.Until(dl)/10, maxGrace)
-		t := time.NewTimer(max(time.Until(dl)-grace, 0))
-		defer t.Stop()
-		giveUp = nil
-		select {
-		case <-q.done:
-			return q.joined()
-		case <-t.C:
-		case <-ctx.Done():
-		}
-	} else {
-		select {
-		case <-q.done:
-			return q.joined()
-		case <-giveUp:
-		}
+	grace, exited := q.awaitDrain(ctx)
+	if exited {
+		return q.joined()
 	}
 	if !q.abandon(ctx) {
 		return q.resultNow() // nothing was left: the consumer is on its way out
 	}
+	return q.awaitAbandoned(ctx, grace)
+}
+
+// beginShutdown marks the queue as stopping, once: later records are
+// refused, and the consumer, nudged, drains and exits (waiting log calls
+// began before Shutdown, so they still get room). It reports whether this
+// call began it.
+func (q *queue) beginShutdown(ctx context.Context) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stoppingLocked() {
+		return false
+	}
+	q.shutdownCtx = ctx
+	close(q.stopped)
+	if q.parked {
+		q.nudgeLocked()
+	}
+	return true
+}
+
+// awaitFirstShutdown is a later Shutdown: it waits, bounded by its own
+// ctx, for the first one's drain and returns its result.
+func (q *queue) awaitFirstShutdown(ctx context.Context) error {
+	select {
+	case <-q.done:
+		return q.joined()
+	case <-ctx.Done():
+		if q.abortCtx.Err() != nil {
+			// The first Shutdown gave up on the drain: its result is
+			// known, though the sink has not returned yet.
+			return q.resultNow()
+		}
+		return fmt.Errorf("asynclog: wait for shutdown: %w", ctx.Err())
+	}
+}
+
+// awaitDrain waits for the consumer to drain and exit, until a grace
+// before ctx's deadline (so that the sink has the grace to notice the
+// abandonment and Shutdown still returns by the deadline), or until ctx
+// ends if it has none. It returns the grace and whether the consumer
+// exited.
+func (q *queue) awaitDrain(ctx context.Context) (time.Duration, bool) {
+	var grace time.Duration
+	var giveUp <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		grace = min(time.Until(dl)/10, maxGrace)
+		t := time.NewTimer(max(time.Until(dl)-grace, 0))
+		defer t.Stop()
+		giveUp = t.C
+	}
+	select {
+	case <-q.done:
+		return grace, true
+	case <-giveUp:
+	case <-ctx.Done():
+	}
+	return grace, false
+}
+
+// awaitAbandoned gives the sink the grace to return from its cancelled
+// Write, and returns Shutdown's result, saying so if it had not.
+func (q *queue) awaitAbandoned(ctx context.Context, grace time.Duration) error {
 	if grace > 0 {
 		select {
 		case <-q.done:
@@ -117,7 +140,6 @@ func (q *queue) abandon(ctx context.Context) bool {
 	}
 	q.waiters = nil
 	q.stats.Failed += uint64(lost)
-	q.loss.count.failed += uint64(lost)
 	q.inflight = 0 // counted now: the consumer must not count it again
 	q.settled = q.seq
 	cause := context.Cause(ctx)
@@ -137,7 +159,7 @@ func (q *queue) abandon(ctx context.Context) bool {
 	}
 	q.flushes = nil
 	if lost > 0 {
-		q.loss.add(q.loss.count, err)
+		q.loss.add(q.lossNowLocked(), err)
 	} else if kept > 0 {
 		q.left = err // nothing lost, but the drain did not finish
 	}
@@ -174,7 +196,7 @@ func (q *queue) resultNow() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.result == nil {
-		q.result = q.loss.since(q.loss.reported, q.loss.count)
+		q.result = q.loss.since(q.loss.reported, q.lossNowLocked())
 		if q.left != nil {
 			q.result = errors.Join(q.result, q.left)
 		}

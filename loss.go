@@ -12,11 +12,12 @@ const maxFailErrs = 8
 // overflow policy, or given up on.
 type lossCount struct{ dropped, failed uint64 }
 
-// lossLog is what Flush and Shutdown report: the losses so far, the count
-// at the last Flush reply, and the last few failure errors, each with the
+// lossLog is what Flush and Shutdown report: the records dropped so far
+// that count as a loss (the failed ones are Stats.Failed), the count at
+// the last Flush reply, and the last few failure errors, each with the
 // failure count it brought the total to. Guarded by queue.mu.
 type lossLog struct {
-	count    lossCount
+	dropped  uint64 // of Stats.Dropped, those before Shutdown began
 	reported lossCount
 	errs     [maxFailErrs]lossErr // circular, the newest at next-1
 	next     int
@@ -25,6 +26,12 @@ type lossLog struct {
 type lossErr struct {
 	failed uint64 // count.failed once this error's records were counted
 	err    error
+}
+
+// lossNowLocked is the count of losses so far: the drops before Shutdown
+// began, and every record given up on.
+func (q *queue) lossNowLocked() lossCount {
+	return lossCount{dropped: q.loss.dropped, failed: q.stats.Failed}
 }
 
 // add records err as the reason for the failures up to at.failed.

@@ -54,50 +54,74 @@ type Stats struct {
 // exit-hook registry. The public Queue wraps it so that a forgotten Queue
 // can become unreachable while its consumer still runs.
 //
-// Every field below mu is guarded by it. Who writes what:
-//   - the log call: store (push, evict), seq, stats.Enqueued, the drop
-//     counts;
-//   - the consumer: store (take, release), released, settled, inflight,
-//     the delivery stats, and the replies to waiters and flushes;
-//   - Flush: flushes (add, remove on giving up);
-//   - Shutdown: stopping, and the abandonment at its deadline.
+// Its state is grouped in parts named for who writes them; every field of
+// the parts, and stats, fails and loss, is guarded by mu. docs/design.md's
+// state table says, for each field, who writes it and why no other field
+// could tell the same.
 type queue struct {
+	// mu and admission's first fields, which every log call writes, share
+	// the queue's first cache line (a queue is over 512 bytes, so the
+	// allocator places it on a 64-byte boundary).
+	mu sync.Mutex
+	admission
 	sink Sink
-	opts Options
+	opts Options // resolved at NewQueue; then only read
 
-	mu       sync.Mutex
-	store    store         // the queued records: a ring in memory, or a spool in files
+	handshake
+	lifecycle
+	stats Stats     // Queued is derived (statsNow)
+	fails failTally // records given up on since the sink last took a failure notice
+	loss  lossLog   // what Flush and Close report
+
+	reentry
+	reporter reporter                        // the default OnError's rate limit; its own lock
+	zapEnc   atomic.Pointer[zapcore.Encoder] // set by the first zap Core: the notices' shape
+}
+
+// admission is written by log calls (and by whoever answers a waiter):
+// the records, their numbering, the waiters for room and the drops.
+type admission struct {
+	store    store         // the queued records: segments in memory, or a spool in files
 	seq      uint64        // records accepted so far: the next record's sequence number
+	enqueued uint64        // Stats.Enqueued: counted here, beside seq, in the log call's cache line
+	waiters  []*roomWaiter // log calls waiting for room, in arrival order
+	stall    uint64        // released+1 at the last wait for room that saw no progress; 0: none
+	drops    droppedTally  // drops since the last notice
+}
+
+// handshake is between the consumer and those who wait on it: what it has
+// taken and settled, and how it sleeps. The consumer writes all but
+// flushes (Flush adds and removes its own) and parked (a log call that
+// wakes it clears it).
+type handshake struct {
 	released uint64        // records the consumer has taken from the store: a waiter's sign of progress
 	settled  uint64        // every record with a sequence number below it is settled: Flush's barrier
 	inflight int           // records in the batch being written
 	parked   bool          // the consumer sleeps on wake ...
 	wakeOn   wakeMode      // ... and wants a nudge for this
 	pacing   bool          // ... and it is waiting out MinInterval on purpose
-	waiters  []*roomWaiter // log calls waiting for room, in arrival order
-	stall    uint64        // released+1 at the last wait for room that saw no progress; 0: none
+	wake     chan struct{} // one slot: nudges the parked consumer
 	flushes  []*flushWait  // Flush calls waiting for their barrier
-	stats    Stats         // Queued is derived
-	drops    droppedTally  // drops since the last notice
-	fails    failTally     // records given up on since the sink last took a failure notice
-	loss     lossLog       // what Flush and Close report
+}
 
-	wake        chan struct{} // one slot: nudges the parked consumer
-	shutdownCtx context.Context
-	abortCtx    context.Context // cancelled at Shutdown's deadline: the drain is abandoned
-	abort       context.CancelFunc
-	stopped     chan struct{}  // closed when Shutdown begins, for a retry's wait
-	done        chan struct{}  // closed when the consumer exits: what Shutdown selects on beside its ctx
-	wg          sync.WaitGroup // the consumer: Shutdown joins it once done is closed
-	result      error          // Shutdown's result, set once the consumer exits or the drain is abandoned
-	left        error          // set when Shutdown's deadline left records in the spool and lost none
+// lifecycle is written by Shutdown (and the consumer on its way out).
+type lifecycle struct {
+	shutdownCtx context.Context    // set once, when Shutdown begins: the queue is stopping
+	stopped     chan struct{}      // closed with it, for a retry's wait to select on
+	abortCtx    context.Context    // cancelled at Shutdown's deadline: the drain is abandoned
+	abort       context.CancelFunc // cancels abortCtx
+	done        chan struct{}      // closed when the consumer exits: what Shutdown selects on beside its ctx
+	wg          sync.WaitGroup     // the consumer: Shutdown joins it once done is closed
+	result      error              // Shutdown's result, once the consumer exits or the drain is abandoned
+	left        error              // set when Shutdown's deadline left records in the spool and lost none
+}
 
-	consumer   atomic.Int64 // the consumer goroutine's id, for ErrReentrant
+// reentry tells a call from the consumer's own goroutine (a Sink, OnError)
+// apart, for ErrReentrant. Atomics: read on every Flush and Close.
+type reentry struct {
+	consumer   atomic.Int64 // the consumer goroutine's id, set as it starts
 	inCallback atomic.Bool  // the consumer is inside Sink.Write or OnError
 	abandoner  atomic.Int64 // the id of the goroutine running OnError from abandon; 0: none
-	reporter   reporter
-	startErrs  []error                         // found by NewQueue (spool damage), reported by the consumer as it starts
-	zapEnc     atomic.Pointer[zapcore.Encoder] // the first zap Core's encoder: the drop notice's shape
 }
 
 // NewQueue returns a Queue that delivers to sink and starts its consumer
@@ -117,20 +141,20 @@ func NewQueue(sink Sink, opts Options) (*Queue, error) {
 		}
 	}
 	q := &queue{
-		sink:    sink,
-		opts:    o,
-		wake:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-		done:    make(chan struct{}),
+		sink:      sink,
+		opts:      o,
+		handshake: handshake{wake: make(chan struct{}, 1)},
+		lifecycle: lifecycle{stopped: make(chan struct{}), done: make(chan struct{})},
 	}
+	var startErrs []error
 	if o.Spool == "" {
 		q.store = newMemStore(o.Size, o.MaxBytes, o.BatchSize)
-	} else if err := q.openSpool(); err != nil {
+	} else if startErrs, err = q.openSpool(); err != nil {
 		return nil, err
 	}
 	q.abortCtx, q.abort = context.WithCancel(context.Background())
 	q.wg.Add(1)
-	go q.run()
+	go q.run(startErrs)
 	if o.ExitHook {
 		registerExit(q)
 	}
@@ -152,6 +176,7 @@ func (q *Queue) Stats() Stats {
 func (q *queue) statsNow() Stats {
 	q.mu.Lock()
 	s := q.stats
+	s.Enqueued = q.enqueued
 	s.Queued = q.store.queued() + q.inflight + len(q.waiters)
 	q.mu.Unlock()
 	return s

@@ -109,11 +109,11 @@ func TestMemStoreMatchesAModel(t *testing.T) {
 					}
 					continue
 				}
-				if len(s.recs) > batch {
-					t.Fatalf("seed %d: a batch of %d records, BatchSize %d", seed, len(s.recs), batch)
+				if s.n > batch {
+					t.Fatalf("seed %d: a batch of %d records, BatchSize %d", seed, s.n, batch)
 				}
 				k := 0
-				for i := range s.recs {
+				for i := range s.n {
 					s.wait(i)
 					if s.meta[i].dead {
 						continue
@@ -152,14 +152,14 @@ func checkMemStore(t *testing.T, seed uint64, m *memStore, model []Record, copyi
 	total, k, held := 0, 0, 0
 	for _, s := range m.segs {
 		held += len(s.buf)
-		for i := range s.recs {
+		for i := range s.n {
 			if s.meta[i].dead {
 				continue
 			}
 			if s.meta[i].level != model[k].Level || s.meta[i].size != len(model[k].Encoded) {
 				t.Fatalf("seed %d: record %d is a %v of %d B, want a %v of %d B", seed, k, s.meta[i].level, s.meta[i].size, model[k].Level, len(model[k].Encoded))
 			}
-			if s.meta[i].done.Load() && s.recs[i].Message != model[k].Message {
+			if s.isDone(i) && s.recs[i].Message != model[k].Message {
 				t.Fatalf("seed %d: record %d is %q, want %q", seed, k, s.recs[i].Message, model[k].Message)
 			}
 			total += len(model[k].Encoded)
@@ -184,7 +184,7 @@ func checkMemStore(t *testing.T, seed uint64, m *memStore, model []Record, copyi
 
 func dumpMemStore(t *testing.T, m *memStore) {
 	for k, s := range m.segs {
-		t.Logf("seg %d: buf %d off %d recs %d live %d liveBytes %d dead %d open %v", k, len(s.buf), s.off, len(s.recs), s.live, s.liveBytes, s.dead, m.active && k == len(m.segs)-1)
+		t.Logf("seg %d: buf %d off %d recs %d live %d liveBytes %d dead %d open %v", k, len(s.buf), s.off, s.n, s.live, s.liveBytes, s.dead, m.active && k == len(m.segs)-1)
 	}
 	t.Logf("size %d max %d segRecs %d segBytes %d maxBatch %d", m.size, m.max, m.segRecs, m.segBytes, m.maxBatch)
 }

@@ -45,17 +45,19 @@ var _ store = (*spoolStore)(nil)
 // openSpool opens Options.Spool as the queue's store: the records an
 // earlier process left are queued first, then its crash report (if it
 // left one, whatever this queue's CrashReport says), then the new ones.
-func (q *queue) openSpool() error {
+// startErrs are what the consumer reports as it starts (damage, a crash
+// report with no room).
+func (q *queue) openSpool() (startErrs []error, err error) {
 	dir := q.opts.Spool
 	s, err := spool.Open(dir, q.opts.SpoolBytes)
 	if err != nil {
 		if errors.Is(err, spool.ErrInUse) {
-			return fmt.Errorf("%w: %s: %w", ErrSpoolInUse, dir, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrSpoolInUse, dir, err)
 		}
-		return fmt.Errorf("asynclog: open spool %s: %w", dir, err)
+		return nil, fmt.Errorf("asynclog: open spool %s: %w", dir, err)
 	}
 	p := &spoolStore{s: s, batch: q.opts.BatchSize, limit: min(q.opts.MaxBytes, maxKeptBatchBuf)}
-	p.seg.meta = make([]recMeta, 0, p.batch)
+	p.seg.recs, p.seg.meta = make([]Record, p.batch), make([]recMeta, p.batch)
 	q.store = p
 	// The ring is SpoolBytes rounded up to a page, or an existing spool's
 	// own size: Options reports the size in use.
@@ -69,34 +71,34 @@ func (q *queue) openSpool() error {
 		q.settled = q.seq
 	}
 	n := uint64(s.Unread())
-	q.stats.Enqueued += n
+	q.enqueued += n
 	q.stats.Replayed = n
 	if d := s.Damage(); d != (spool.Damage{}) {
 		q.stats.Damaged = uint64(max(d.Regions, 1))
-		q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, d.Err()))
+		startErrs = append(startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, d.Err()))
 	}
 	if c, ok := s.CrashReport(); ok {
 		// Delivered whatever this queue's CrashReport says: the run that
 		// crashed asked for it. It goes in only where there is room, cut
 		// to fit: it never evicts a record.
 		if rec, ok := crashRecord(c, s.Room()); ok {
-			q.stats.Enqueued++
+			q.enqueued++
 			p.push(q.seq, rec, false).write(rec)
 			q.seq++
 			if err := s.RemoveCrashReport(); err != nil {
-				q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, err))
+				startErrs = append(startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, err))
 			}
 		} else {
-			q.startErrs = append(q.startErrs, fmt.Errorf("asynclog: spool %s: no room for the previous run's crash report (%d bytes): kept in the directory for the next start", dir, len(c.Text)))
+			startErrs = append(startErrs, fmt.Errorf("asynclog: spool %s: no room for the previous run's crash report (%d bytes): kept in the directory for the next start", dir, len(c.Text)))
 		}
 	}
 	if q.opts.CrashReport {
 		if err := s.ArmCrashOutput(); err != nil {
 			_ = s.Close(true)
-			return fmt.Errorf("asynclog: spool %s: crash output: %w", dir, err)
+			return nil, fmt.Errorf("asynclog: spool %s: crash output: %w", dir, err)
 		}
 	}
-	return nil
+	return startErrs, nil
 }
 
 // crashMessage is the message of the record that delivers a crash report.
@@ -212,8 +214,7 @@ func (p *spoolStore) warm() { p.s.Prefault(p.aheadFrom, p.aheadTo) }
 func (p *spoolStore) take() *segment {
 	p.aheadFrom, p.aheadTo = p.s.Ahead()
 	g := &p.seg
-	g.recs, g.meta = g.recs[:0], g.meta[:0]
-	g.live, g.first, g.dead = 0, 0, 0
+	g.n, g.live, g.first, g.dead = 0, 0, 0, 0
 	bytes := 0
 	for i := 0; i < p.batch && bytes < p.limit; i++ {
 		if i == len(p.reads) {
@@ -224,11 +225,11 @@ func (p *spoolStore) take() *segment {
 			break
 		}
 		bytes += len(r.Encoded)
-		g.recs = append(g.recs, Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded})
-		g.meta = g.meta[:i+1] // cap is batch
+		g.recs[i] = Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded}
+		g.n = i + 1
 		mt := &g.meta[i]
 		mt.seq, mt.level, mt.size, mt.dead, mt.raw = r.Seq, slog.Level(r.Level), len(r.Encoded), false, r.Message == ""
-		mt.done.Store(true)
+		mt.done.Store(g.gen)
 		g.live++
 	}
 	if g.live == 0 {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"time"
 	"unsafe"
 
 	"go.uber.org/zap/zapcore"
@@ -30,7 +29,8 @@ var _ io.Writer = (*writer)(nil)
 //
 // Write copies p (the caller may reuse it once Write returns), trims one
 // line ending (\n or \r\n), and stamps the record with the time of the
-// call. A Write of nothing but a line ending is not a record and is
+// call (the wall clock read at most 100 ms earlier, carried forward by the
+// monotonic clock: a step of the wall clock shows within 100 ms). A Write of nothing but a line ending is not a record and is
 // skipped. The record's level is read from the bytes, without allocating:
 // the first top-level "level" key of a JSON object, or the first level=
 // field of logfmt text, in any of the spellings of zerolog, logrus, zap and
@@ -62,7 +62,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	if len(b) == 0 {
 		return len(p), nil
 	}
-	rec := Record{Time: time.Now(), Level: writerLevel(b), Encoded: b}
+	rec := Record{Time: wallNow(), Level: writerLevel(b), Encoded: b}
 	_ = w.q.q.logRaw(rec, false) // see the contract: a sink's failure is not the caller's
 	return len(p), nil
 }

@@ -76,7 +76,10 @@ func (c *core) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Check
 }
 
 func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
-	start := time.Now() // a Fatal's hooked flushes are bounded from here
+	var start time.Time
+	if ent.Level == zapcore.FatalLevel {
+		start = time.Now() // a Fatal's hooked flushes are bounded from here; no other entry reads the clock again
+	}
 	buf, err := c.enc.EncodeEntry(ent, fields)
 	if err != nil {
 		return fmt.Errorf("asynclog: encode entry: %w", err)

@@ -245,7 +245,7 @@ func TestCollectorScrape(t *testing.T) {
 	}
 	heldFigures := memoryFigures("held", held)
 	require.Equal(t, 4, heldFigures.s.Queued, "one record being written, three queued")
-	assert.Equal(t, queueFigures{"idle", idle.Stats(), 4096, 16 << 20}, memoryFigures("idle", idle), "the defaults")
+	assert.Equal(t, queueFigures{"idle", idle.Stats(), 16384, 16 << 20}, memoryFigures("idle", idle), "the defaults")
 
 	want := expected(heldFigures, memoryFigures("idle", idle))
 	assert.NoError(t, testutil.ScrapeAndCompare(srv, strings.NewReader(want), names()...), "the scraped figures are Stats")

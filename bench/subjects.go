@@ -141,7 +141,7 @@ func asynclogClose(q *asynclog.Queue) func(ctx context.Context) error {
 }
 
 func subjects() []subject {
-	const asyncDefaults = "Options{} (Block, Size 4096, BatchSize 256, BlockTimeout 2s, CloseTimeout 5s); WriterSink(sink)"
+	const asyncDefaults = "Options{} (Block, Size 16384, MaxBytes 16 MiB, BatchSize 256, FlushInterval 1ms, BlockTimeout 2s, CloseTimeout 5s); WriterSink(sink)"
 	return append([]subject{
 		{
 			name:     "asynclog Core (zap)",
@@ -294,7 +294,7 @@ func allSubjects() []subject {
 
 // dropNewestSubjects are asynclog with OnFull DropNewest, for the dead sink.
 func dropNewestSubjects() []subject {
-	const cfg = "Options{OnFull: DropNewest} (Size 4096, KeepLevel Error); WriterSink(sink)"
+	const cfg = "Options{OnFull: DropNewest} (Size 16384, KeepLevel Error); WriterSink(sink)"
 	return []subject{
 		{
 			name:   "asynclog Core, DropNewest",

@@ -15,7 +15,7 @@ func writerSubjects() []subject {
 		{
 			name:     "asynclog NewWriter (zerolog)",
 			async:    true,
-			config:   "zerolog.New(asynclog.NewWriter(q)).With().Timestamp(), Options{} (Block, Size 4096, BatchSize 256, BlockTimeout 2s, CloseTimeout 5s); WriterSink(sink)",
+			config:   "zerolog.New(asynclog.NewWriter(q)).With().Timestamp(), Options{} (Block, Size 16384, MaxBytes 16 MiB, BatchSize 256, FlushInterval 1ms, BlockTimeout 2s, CloseTimeout 5s); WriterSink(sink)",
 			lossless: true,
 			open: func(s *sink, _ *env) *instance {
 				q, in := asynclogQueue(s, asynclog.Options{})

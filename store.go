@@ -1,0 +1,134 @@
+package asynclog
+
+import (
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+)
+
+// The store behind the queue, and the segment a batch is taken in: what
+// admission reserves into and the consumer takes from (ring.go, spool.go).
+
+// store is where the queue keeps its records: the in-memory segments
+// below, or a spool of files (spool.go). Every method runs under queue.mu,
+// and none calls back into the queue or the consumer: the log call checks
+// fits (or never) and reserves, or evicts to make room; the consumer takes
+// a batch, turns it into records outside the lock, and once the batch is
+// settled, releases it.
+type store interface {
+	// queued is the number of records not yet taken by the consumer.
+	queued() int
+	// fits reports whether rec fits now; never, whether it can never fit.
+	fits(rec Record) bool
+	never(rec Record) bool
+	// ready reports that a batch's worth is waiting: the consumer should
+	// not linger for more.
+	ready() bool
+	// pressing reports that the store is half full: a lingering consumer
+	// must be woken now rather than by its timer.
+	pressing() bool
+	// push stores a record, or reserves its place and leaves the record for
+	// the caller to write after it unlocks: pending.write does that.
+	push(seq uint64, rec Record, raw bool) pending
+	// evictBelow drops the oldest record not yet taken whose level is
+	// below keep, and returns its level.
+	evictBelow(keep slog.Level) (slog.Level, bool)
+	// oldestSeq is the sequence number of the oldest record not yet taken.
+	oldestSeq() (uint64, bool)
+	// take hands the consumer the oldest records, at most one batch:
+	// nil if there are none.
+	take() *segment
+	// warm runs on the consumer after a take, outside the lock: work that
+	// keeps cost off the next log calls (the spool pre-faults the room
+	// they will write).
+	warm()
+	// release says the last batch taken is settled; seg is handed back for
+	// reuse (nil if the consumer kept nothing).
+	release(n int, seg *segment)
+	// abandon gives up at Shutdown's deadline, with inflight records in
+	// the sink's hands: it returns how many records are lost, and how
+	// many stay stored for the next start.
+	abandon(inflight int) (lost, kept int)
+}
+
+// segment is a run of records in arrival order: at most one batch. Their
+// encodings sit back to back in buf, each followed by a newline, so a
+// segment whose records are all delivered is one newline-separated block.
+//
+// Under queue.mu a log call reserves the next record: its meta and its
+// room in buf. After Unlock it writes its Record (with Encoded pointing at
+// that room), copies its bytes there and sets meta.done: the copy,
+// proportional to the record, is out of the lock that other log calls
+// wait for. The consumer takes a
+// segment whole under the lock and reads it outside the lock, waiting on
+// done for a copy still under way (a few nanoseconds' work, unless the
+// writer was descheduled in the middle).
+type segment struct {
+	// What a log call's reservation reads and writes comes first: one
+	// cache line (a segment is 128 bytes, allocated on a 128-byte boundary).
+	n         int // records reserved
+	off       int // bytes of buf reserved
+	live      int // records not evicted
+	liveBytes int // their encodings' bytes
+	buf       []byte
+	// gen is the segment's use: a record is done once its meta.done holds
+	// it. Reuse moves it on, so that the consumer need not write to every
+	// record's meta (a cache line the next log calls would pull back).
+	gen uint32
+
+	recs  []Record  // the records, as many as a segment holds: their slice headers never change
+	meta  []recMeta // beside recs
+	first int       // index of the oldest live record (or len(recs))
+	dead  int       // records evicted
+}
+
+// recMeta is what the queue keeps of a record beside its Record.
+type recMeta struct {
+	seq   uint64        // its sequence number: Flush's barriers are positions in it
+	level slog.Level    // its level, for eviction
+	size  int           // its encoding's length
+	dead  bool          // evicted (DropOldest, KeepLevel): skipped by the consumer
+	raw   bool          // Message is still inside Encoded (the io.Writer front end)
+	done  atomic.Uint32 // the log call has written its Record and bytes: the segment's gen then
+}
+
+// pending is a record whose place is reserved, for the log call to write
+// once it has unlocked the queue. The zero pending has nothing left to do.
+type pending struct {
+	s      *segment
+	i, off int // the record's index in s, and its room in s.buf
+}
+
+// write writes rec into its place, copying its encoding, and marks the
+// record done.
+func (p pending) write(rec Record) {
+	s := p.s
+	if s == nil {
+		return
+	}
+	n := len(rec.Encoded)
+	dst := s.buf[p.off : p.off+n+1]
+	copy(dst, rec.Encoded)
+	dst[n] = '\n'
+	rec.Encoded = dst[:n:n]
+	s.recs[p.i] = rec
+	s.meta[p.i].done.Store(s.gen)
+}
+
+// wait returns once the record at i has its bytes.
+func (s *segment) wait(i int) {
+	for !s.isDone(i) {
+		runtime.Gosched()
+	}
+}
+
+// isDone reports whether the log call has written record i.
+func (s *segment) isDone(i int) bool { return s.meta[i].done.Load() == s.gen }
+
+// reset empties s for reuse. It writes nothing in recs or meta: the next
+// log calls overwrite them (until then, a spare segment keeps its old
+// records' messages reachable, at most a batch's worth).
+func (s *segment) reset() {
+	s.gen++
+	s.n, s.off, s.first, s.live, s.liveBytes, s.dead = 0, 0, 0, 0, 0, 0
+}
