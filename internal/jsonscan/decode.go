@@ -88,24 +88,11 @@ func Unquote(raw []byte) (string, bool) {
 			case 't':
 				out = append(out, '\t')
 			case 'u':
-				r, ok := hex4(in, i)
+				r, next, ok := unicodeEscape(in, i)
 				if !ok {
 					return "", false
 				}
-				i += 4
-				if utf16.IsSurrogate(r) {
-					if r2, ok := hex4(in, i+2); ok && in[i] == '\\' && in[i+1] == 'u' {
-						if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
-							r = pair
-							i += 6
-						} else {
-							r = utf8.RuneError
-						}
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				out = utf8.AppendRune(out, r)
+				out, i = utf8.AppendRune(out, r), next
 			default:
 				return "", false
 			}
@@ -121,6 +108,28 @@ func Unquote(raw []byte) (string, bool) {
 		}
 	}
 	return string(out), true
+}
+
+// unicodeEscape reads the four hex digits of a \u escape at in[i:], and
+// the second half of a surrogate pair after them if there is one, and
+// returns the rune and the index past what it read: U+FFFD for a surrogate
+// that is not half of a pair, whose next escape is then read on its own,
+// as encoding/json does. ok is false if the digits are not hex.
+func unicodeEscape(in []byte, i int) (r rune, next int, ok bool) {
+	r, ok = hex4(in, i)
+	if !ok {
+		return 0, 0, false
+	}
+	i += 4
+	if !utf16.IsSurrogate(r) {
+		return r, i, true
+	}
+	if r2, ok := hex4(in, i+2); ok && in[i] == '\\' && in[i+1] == 'u' {
+		if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+			return pair, i + 6, true
+		}
+	}
+	return utf8.RuneError, i, true
 }
 
 // hex4 reads the four hex digits at b[i:], or reports false.
