@@ -13,6 +13,10 @@
 // checking what is inside; a caller that wants the whole text checked reads
 // every value itself, with [Scanner.Member], [Scanner.Element],
 // [Scanner.String] and [Scanner.Bare].
+//
+// [FindMember] is the walk the front end makes on every log call: the
+// Scanner's member walk and skip in one loop, with no call per member,
+// for one key or two.
 package jsonscan
 
 // IsSpace reports whether c is JSON whitespace.
@@ -21,7 +25,7 @@ func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // SkipSpace returns the index of the first byte of b at or after i that is
 // not whitespace, or len(b).
 func SkipSpace(b []byte, i int) int {
-	for i < len(b) && IsSpace(b[i]) {
+	for i < len(b) && b[i] <= ' ' && IsSpace(b[i]) { // one test for the usual none
 		i++
 	}
 	return i

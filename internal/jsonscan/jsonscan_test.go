@@ -236,19 +236,28 @@ func TestUnquote(t *testing.T) {
 // decodes as encoding/json decodes it (or both refuse it), a number as
 // encoding/json reads it into an int64 or a float64, and a valid JSON text
 // is skipped whole, its object members walked as encoding/json's tokens
-// find them. Nothing panics on any input.
+// find them; FindMember finds what the Scanner's walk finds. Nothing
+// panics on any input.
 func FuzzScanner(f *testing.F) {
 	for _, s := range []string{
 		`"plain"`, `"a\"b\\c\/\b\f\n\r\t"`, `"\u00e9\ud83d\ude00\ud83d"`, "\"bad\xff\"", `"\x"`, "\"ctl\x01\"",
 		`0`, `-0`, `-12.5e3`, `18446744073709551615`, `1e400`, `+1`, `01`, `.5`,
 		`true`, `null`,
 		`{"a":1,"b":[1,"]",{"c":{}}],"d":"x"}`, ` [ 1 , {"a":"}"} ] `, `{"a":1,}`, `{`, `[`, ``,
+		`{"time":"2026-01-01T00:00:00.000Z","o":{"level":1},"s":"0123456\"89\\","level":"WARN","msg":"m"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = SkipValue(b, 0)
 		_, _ = members(string(b))
+		for _, k := range [][2]string{{"a", ""}, {"level", ""}, {"msg", "message"}} {
+			v1, ok1 := FindMember(b, k[0], k[1])
+			v2, ok2 := findByWalk(b, k[0], k[1])
+			if string(v1) != string(v2) || ok1 != ok2 {
+				t.Fatalf("%q, key %q: FindMember gives %q %v, the walk %q %v", b, k, v1, ok1, v2, ok2)
+			}
+		}
 		s := Scanner{B: b}
 		switch s.Peek() {
 		case '"':
