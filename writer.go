@@ -69,16 +69,33 @@ func (w *writer) Write(p []byte) (int, error) {
 
 // writerLevel returns the level written in an encoded record, or Info.
 func writerLevel(b []byte) slog.Level {
+	if n := len(levelFirstPrefix); len(b) > n && string(b[:n]) == levelFirstPrefix {
+		// The fast path: the level's name runs to the next quote. A name
+		// holding an escaped quote is cut short at it, which is no loss:
+		// no level name holds a backslash, so neither the cut nor the
+		// whole would parse.
+		if end := bytes.IndexByte(b[n:], '"'); end >= 0 {
+			return levelOrInfo(b[n : n+end])
+		}
+	}
 	v, _, ok := findField(b, "level", "")
 	if !ok {
 		return slog.LevelInfo
 	}
-	l, ok := parseLevel(v)
-	if !ok {
-		return slog.LevelInfo
-	}
-	return l
+	return levelOrInfo(v)
 }
+
+// levelOrInfo is parseLevel, or Info for what it does not read.
+func levelOrInfo(v []byte) slog.Level {
+	if l, ok := parseLevel(v); ok {
+		return l
+	}
+	return slog.LevelInfo
+}
+
+// levelFirstPrefix is how zerolog, zap and logrus (whose keys are sorted)
+// begin a JSON record: the level first, a string.
+const levelFirstPrefix = `{"level":"`
 
 // writerMessage returns the message of a record written through the
 // io.Writer front end: the first top-level "msg" or "message" value of a
@@ -115,35 +132,14 @@ func writerMessage(b []byte) string {
 // findField finds the first top-level field named k1 or k2 (k2 may be "")
 // in b, a JSON object or logfmt text, and returns its value's bytes. quoted
 // says the value is a string, returned with its quotes and escapes as
-// written (JSON or Go quoting). It does not allocate.
+// written (JSON or Go quoting). A JSON key written with escapes never
+// matches: no encoder escapes "level" or "msg". It does not allocate.
 func findField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
-	if jsonscan.FirstNonSpace(b) == '{' {
-		return findJSONField(b, k1, k2)
+	if jsonscan.FirstNonSpace(b) != '{' {
+		return findLogfmtField(b, k1, k2)
 	}
-	return findLogfmtField(b, k1, k2)
-}
-
-// findJSONField walks the top-level members of a JSON object, skipping
-// their values unchecked, up to the first named k1 or k2. A key written
-// with escapes never matches: no encoder escapes "level" or "msg".
-func findJSONField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
-	s := jsonscan.Scanner{B: b}
-	if !s.Enter('{') {
-		return nil, false, false
-	}
-	for {
-		key, more, ok := s.Member()
-		if !more || !ok {
-			return nil, false, false
-		}
-		v, ok := s.Skip()
-		if !ok {
-			return nil, false, false
-		}
-		if key := key[1 : len(key)-1]; string(key) == k1 || (k2 != "" && string(key) == k2) {
-			return v, v[0] == '"', true
-		}
-	}
+	v, ok = jsonscan.FindMember(b, k1, k2)
+	return v, ok && v[0] == '"', ok
 }
 
 // findLogfmtField walks the key=value fields of logfmt text (what
