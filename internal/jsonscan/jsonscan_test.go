@@ -261,69 +261,82 @@ func FuzzScanner(f *testing.F) {
 		s := Scanner{B: b}
 		switch s.Peek() {
 		case '"':
-			raw, ok := s.String()
-			if !ok {
-				return
-			}
-			got, ok := Unquote(raw)
-			var want string
-			err := json.Unmarshal(raw, &want)
-			if ok != (err == nil) {
-				t.Fatalf("Unquote(%q): ok %v, encoding/json: %v", raw, ok, err)
-			}
-			if ok && got != want {
-				t.Fatalf("Unquote(%q) = %q, encoding/json %q", raw, got, want)
+			if raw, ok := s.String(); ok {
+				fuzzString(t, raw)
 			}
 		case '{', '[':
-			if !json.Valid(b) {
-				return
-			}
-			i := SkipSpace(b, 0)
-			end := SkipValue(b, i)
-			if end < 0 || SkipSpace(b, end) != len(b) {
-				t.Fatalf("SkipValue(%q) = %d for valid JSON", b, end)
-			}
-			if b[i] == '{' {
-				kv, ok := members(string(b))
-				if !ok || len(kv)/2 != countMembers(b) {
-					t.Fatalf("members of %q: %d, ok %v; encoding/json finds %d", b, len(kv)/2, ok, countMembers(b))
-				}
+			if json.Valid(b) {
+				fuzzValid(t, b)
 			}
 		default:
-			tok, ok := s.Bare()
-			if !ok || !s.AtEnd() {
-				return
-			}
-			if _, isLiteral := Literal(tok); isLiteral {
-				return
-			}
-			v, ok := Number(tok)
-			var num json.Number
-			if json.Unmarshal(tok, &num) != nil {
-				return // not JSON: Number may accept it, leniently
-			}
-			if !ok {
-				t.Fatalf("Number(%q) refuses what encoding/json accepts", tok)
-			}
-			var i int64
-			if json.Unmarshal(tok, &i) == nil && !bytes.Equal(tok, []byte("-0")) {
-				if v != i {
-					t.Fatalf("Number(%q) = %#v, encoding/json int64 %d", tok, v, i)
-				}
-				return
-			}
-			var fl float64
-			if err := json.Unmarshal(tok, &fl); err != nil {
-				if _, isText := v.(string); !isText {
-					t.Fatalf("Number(%q) = %#v; encoding/json: %v", tok, v, err)
-				}
-				return
-			}
-			if f, isFloat := v.(float64); !isFloat || f != fl || math.Signbit(f) != math.Signbit(fl) {
-				t.Fatalf("Number(%q) = %#v, encoding/json float64 %v", tok, v, fl)
+			if tok, ok := s.Bare(); ok && s.AtEnd() {
+				fuzzBare(t, tok)
 			}
 		}
 	})
+}
+
+// fuzzString: Unquote decodes a string as encoding/json does, or both
+// refuse it.
+func fuzzString(t *testing.T, raw []byte) {
+	got, ok := Unquote(raw)
+	var want string
+	err := json.Unmarshal(raw, &want)
+	if ok != (err == nil) {
+		t.Fatalf("Unquote(%q): ok %v, encoding/json: %v", raw, ok, err)
+	}
+	if ok && got != want {
+		t.Fatalf("Unquote(%q) = %q, encoding/json %q", raw, got, want)
+	}
+}
+
+// fuzzValid: a valid JSON object or array is skipped whole, and an
+// object's members are walked as encoding/json's tokens find them.
+func fuzzValid(t *testing.T, b []byte) {
+	i := SkipSpace(b, 0)
+	end := SkipValue(b, i)
+	if end < 0 || SkipSpace(b, end) != len(b) {
+		t.Fatalf("SkipValue(%q) = %d for valid JSON", b, end)
+	}
+	if b[i] == '{' {
+		kv, ok := members(string(b))
+		if !ok || len(kv)/2 != countMembers(b) {
+			t.Fatalf("members of %q: %d, ok %v; encoding/json finds %d", b, len(kv)/2, ok, countMembers(b))
+		}
+	}
+}
+
+// fuzzBare: a bare token that encoding/json reads as a number, Number
+// reads as encoding/json reads it into an int64 or a float64.
+func fuzzBare(t *testing.T, tok []byte) {
+	if _, isLiteral := Literal(tok); isLiteral {
+		return
+	}
+	v, ok := Number(tok)
+	var num json.Number
+	if json.Unmarshal(tok, &num) != nil {
+		return // not JSON: Number may accept it, leniently
+	}
+	if !ok {
+		t.Fatalf("Number(%q) refuses what encoding/json accepts", tok)
+	}
+	var i int64
+	if json.Unmarshal(tok, &i) == nil && !bytes.Equal(tok, []byte("-0")) {
+		if v != i {
+			t.Fatalf("Number(%q) = %#v, encoding/json int64 %d", tok, v, i)
+		}
+		return
+	}
+	var fl float64
+	if err := json.Unmarshal(tok, &fl); err != nil {
+		if _, isText := v.(string); !isText {
+			t.Fatalf("Number(%q) = %#v; encoding/json: %v", tok, v, err)
+		}
+		return
+	}
+	if f, isFloat := v.(float64); !isFloat || f != fl || math.Signbit(f) != math.Signbit(fl) {
+		t.Fatalf("Number(%q) = %#v, encoding/json float64 %v", tok, v, fl)
+	}
 }
 
 // countMembers counts the top-level members of a valid JSON object,
