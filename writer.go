@@ -99,9 +99,6 @@ const levelFirstPrefix = `{"level":"`
 // JSON object, unescaped, or the first msg= field of logfmt text, unquoted;
 // "" if there is none.
 func writerMessage(b []byte) string {
-	if span, plain := writerMessageSpan(b); plain {
-		return string(span)
-	}
 	v, quoted, ok := findField(b, "msg", "message")
 	if !ok {
 		return ""
