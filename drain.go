@@ -66,6 +66,7 @@ func (q *queue) run(startErrs []error) {
 		}
 		d := c.takeLocked()
 		q.mu.Unlock()
+		q.store.read(c.seg)
 		q.store.warm()
 		c.prepare(d)
 		c.deliver()

@@ -131,6 +131,8 @@ func (m *memStore) newSegment(need int) *segment {
 
 func (m *memStore) warm() {}
 
+func (m *memStore) read(*segment) {}
+
 func (m *memStore) oldestSeq() (uint64, bool) {
 	for _, s := range m.segs {
 		if s.live > 0 {

@@ -35,6 +35,7 @@ type spoolStore struct {
 	limit int            // about the most bytes a take reads
 	kept  int            // records in the sink's hands when Shutdown gave up: still stored
 	reads []spool.Record // the batch read, reused: Encoded stays valid until the next take
+	taken []uint64       // the places of the records take claimed, for read
 	seg   segment        // the batch read, as the consumer takes it
 	// The room ahead of the tail, as take saw it, for warm to pre-fault.
 	aheadFrom, aheadTo uint64
@@ -190,11 +191,14 @@ func (p *spoolStore) never(rec Record) bool { return p.size(rec) > p.s.Cap() }
 func (p *spoolStore) ready() bool    { return p.s.Unread() >= p.batch || p.pressing() }
 func (p *spoolStore) pressing() bool { return 2*p.s.Used() >= p.s.Cap() }
 
+// push reserves the record's place in the spool and writes its fixed part;
+// the log call copies its bytes in, and its checksum, after it unlocks
+// (pending.write commits the slot).
 func (p *spoolStore) push(seq uint64, rec Record, _ bool) pending {
 	// A record from the io.Writer front end has no Message: the consumer
 	// finds it in the encoding after reading, as it does in memory.
-	p.s.Append(seq, int32(rec.Level), rec.Time.UnixNano(), rec.Message, rec.Encoded)
-	return pending{}
+	sl, _ := p.s.Reserve(seq, int32(rec.Level), rec.Time.UnixNano(), len(rec.Message), len(rec.Encoded))
+	return pending{slot: sl} // the queue called fits first: it has room
 }
 
 func (p *spoolStore) evictBelow(keep slog.Level) (slog.Level, bool) {
@@ -209,34 +213,39 @@ func (p *spoolStore) oldestSeq() (uint64, bool) { return p.s.NextSeq() }
 // system with write-back makes the first store into a page take.
 func (p *spoolStore) warm() { p.s.Prefault(p.aheadFrom, p.aheadTo) }
 
-// take reads the oldest records out of the spool into the batch segment;
-// they stay in the spool until release.
+// take claims the oldest records, at most a batch, under the lock; read
+// copies them out of the spool outside it. They stay in the spool until
+// release.
 func (p *spoolStore) take() *segment {
 	p.aheadFrom, p.aheadTo = p.s.Ahead()
+	p.taken = p.s.Claim(p.taken[:0], p.batch, p.limit)
 	g := &p.seg
-	g.n, g.live, g.first, g.dead = 0, 0, 0, 0
-	bytes := 0
-	for i := 0; i < p.batch && bytes < p.limit; i++ {
+	g.n, g.live, g.first, g.dead, g.liveBytes = len(p.taken), len(p.taken), 0, 0, 0
+	if g.n == 0 {
+		return nil
+	}
+	g.gen++ // nothing is done until read has copied it
+	return g
+}
+
+// read copies the records take claimed into the batch segment, each once
+// its log call has committed it.
+func (p *spoolStore) read(g *segment) {
+	if g != &p.seg {
+		return
+	}
+	for i, pos := range p.taken {
 		if i == len(p.reads) {
 			p.reads = append(p.reads, spool.Record{})
 		}
 		r := &p.reads[i]
-		if !p.s.Read(r) {
-			break
-		}
-		bytes += len(r.Encoded)
+		p.s.ReadAt(pos, r)
 		g.recs[i] = Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded}
-		g.n = i + 1
 		mt := &g.meta[i]
 		mt.seq, mt.level, mt.size, mt.dead, mt.raw = r.Seq, slog.Level(r.Level), len(r.Encoded), false, r.Message == ""
 		mt.done.Store(g.gen)
-		g.live++
+		g.liveBytes += len(r.Encoded)
 	}
-	if g.live == 0 {
-		return nil
-	}
-	g.liveBytes = bytes
-	return g
 }
 
 func (p *spoolStore) release(n int, _ *segment) {

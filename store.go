@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"runtime"
 	"sync/atomic"
+
+	"github.com/asynclog/asynclog/internal/spool"
 )
 
 // The store behind the queue, and the segment a batch is taken in: what
@@ -38,6 +40,10 @@ type store interface {
 	// take hands the consumer the oldest records, at most one batch:
 	// nil if there are none.
 	take() *segment
+	// read runs on the consumer after a take, outside the lock, and
+	// leaves every record of seg written or on its way (segment.wait): the
+	// spool copies the records take claimed out of its file here.
+	read(seg *segment)
 	// warm runs on the consumer after a take, outside the lock: work that
 	// keeps cost off the next log calls (the spool pre-faults the room
 	// they will write).
@@ -96,7 +102,8 @@ type recMeta struct {
 // once it has unlocked the queue. The zero pending has nothing left to do.
 type pending struct {
 	s      *segment
-	i, off int // the record's index in s, and its room in s.buf
+	i, off int        // the record's index in s, and its room in s.buf
+	slot   spool.Slot // or, in a spool, the record's reserved place
 }
 
 // write writes rec into its place, copying its encoding, and marks the
@@ -104,6 +111,9 @@ type pending struct {
 func (p pending) write(rec Record) {
 	s := p.s
 	if s == nil {
+		if p.slot.Valid() {
+			p.slot.Commit(rec.Message, rec.Encoded)
+		}
 		return
 	}
 	n := len(rec.Encoded)

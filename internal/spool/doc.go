@@ -120,12 +120,25 @@
 //	4       4     size of the frame, 8 or more
 //	8       8     logical offset of this frame (a record's, kept; absent if size is 8)
 //
+// A reserved frame (a record placed by [Spool.Reserve] whose
+// [Slot.Commit] has not finished) has the record's header from offset 8,
+// and a first word of its own:
+//
+//	offset  size  field
+//	0       4     magic 0x52505341 ("ASPR") in line, 0x51505341 ("ASPQ") out of line
+//	4       4     size of the frame, as in its header
+//
 // Records in line are in the order of their sequence numbers; a record out
 // of line was placed in a hole and is read, after a restart too, by its
-// sequence number among the others. Append writes a record in line with
-// its first word cleared and stores the word last; out of line, it writes
-// the record at the end of a hole, where the hole's dead first frame still
-// spans it, then shortens that frame. Release turns each released record
+// sequence number among the others. Reserve writes a record's header in
+// line with its first word cleared, then the reserved word; out of line,
+// it writes them at the end of a hole, where the hole's dead first frame
+// still spans it, then shortens that frame. Commit, outside the caller's
+// lock, copies the message and the encoding and stores the record's magic
+// and CRC last, with one atomic store. Records reserved after it may be
+// committed before it: recovery steps over a reserved frame by its size
+// and drops it (the call that wrote it never returned), without calling
+// it damage. Release turns each released record
 // into a dead frame, then moves the head; Evict turns the evicted one into
 // a dead frame and, if it joins a neighbouring hole, widens the hole's
 // first frame. So a crash leaves each frame either as it was or as it

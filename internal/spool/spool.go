@@ -159,17 +159,23 @@ type Crash struct {
 //			break // or this one: nothing below keep is unread
 //		}
 //	}
-//	s.Append(seq, level, now, msg, enc)
-//	// consumer: Read a batch, write it to the sink without the mutex,
-//	// then Release(len(batch)) under it.
+//	sl, _ := s.Reserve(seq, level, now, len(msg), len(enc))
+//	// after Unlock: the copy and the checksum, out of the mutex
+//	sl.Commit(msg, enc)
+//	// consumer: Claim a batch under the mutex, ReadAt each record and
+//	// write them to the sink without it, then Release(len(batch)) under it.
 //	// main's end: Close(true) once the queue drained.
 //
-// Replayed records (those an earlier process left) come first from Read.
+// Append (Reserve and Commit at once) and Read (Claim and ReadAt) do the
+// same under the mutex. Replayed records (those an earlier process left)
+// come first from Read and Claim.
 //
-// Append, Fits, Read, Release, Evict, Sync, Close, ArmCrashOutput and the
-// accessors Len, Unread, Used, NextSeq, LastSeq and Cap must not run
-// concurrently with each other or themselves: the caller (the queue)
-// serialises them with its own mutex; Spool has no lock of its own.
+// Append, Reserve, Fits, Read, Claim, Release, Evict, Sync, Close,
+// ArmCrashOutput and the accessors Len, Unread, Used, NextSeq, LastSeq and
+// Cap must not run concurrently with each other or themselves: the caller
+// (the queue) serialises them with its own mutex; Spool has no lock of its
+// own. [Slot.Commit] and [Spool.ReadAt] are the exceptions their comments
+// state.
 // Replayed, Damage, CrashReport, Dir never change after Open and may be
 // called from any goroutine.
 type Spool struct {
@@ -459,6 +465,12 @@ func (s *Spool) recover(fileVersion uint32) {
 			s.ool = append(s.ool, oolRec{pos, s.u64(pos + rSeq)})
 		case deadMagic:
 			s.addHole(pos, pos+size)
+		case resMagic, resOolMagic:
+			// A record whose writer died before its Commit: its log call
+			// never returned, as with an Append cut short, which leaves
+			// no record either. Not damage: nothing was corrupted.
+			s.setWord(pos, deadWord(size))
+			s.addHole(pos, pos+size)
 		}
 		pos += size
 		last = pos
@@ -611,6 +623,14 @@ func (s *Spool) frame(pos, end uint64, inWalk bool) (magic uint32, size uint64, 
 			return 0, 0, false
 		}
 		return magic, size, true
+	case resMagic, resOolMagic:
+		// Reserved and never committed: its header (offset first) was
+		// written before this word.
+		size = w >> 32
+		if size < recHeader || size%8 != 0 || size > end-pos || s.u64(pos+rOff) != pos || uint64(s.u32(pos+rSize)) != size {
+			return 0, 0, false
+		}
+		return magic, size, true
 	}
 	return 0, 0, false
 }
@@ -709,10 +729,17 @@ func (s *Spool) advanceHead() {
 	}
 }
 
+// inLine reports whether w is the first word of a record in line,
+// committed or reserved.
+func inLine(w uint64) bool {
+	m := uint32(w)
+	return m == recMagic || m == resMagic
+}
+
 // skipToInLine moves *x past dead frames and records out of line, to the
 // next record in line or to tail.
 func (s *Spool) skipToInLine(x *uint64) {
-	for *x != s.tail && uint32(s.word(*x)) != recMagic {
+	for *x != s.tail && !inLine(s.word(*x)) {
 		*x += s.frameSize(*x)
 	}
 }
@@ -769,52 +796,11 @@ func (s *Spool) place(size uint64) (uint64, bool) {
 // replaces the dead one): at every instant the ring reads as the records
 // before the call, or as those and the new one.
 func (s *Spool) Append(seq uint64, level int32, unixNano int64, msg string, enc []byte) bool {
-	body := uint64(recHeader) + uint64(len(msg)) + uint64(len(enc))
-	size := align8(body)
-	pos, ok := s.place(size)
+	sl, ok := s.Reserve(seq, level, unixNano, len(msg), len(enc))
 	if !ok {
 		return false
 	}
-	var h [recHeader]byte
-	le := binary.LittleEndian
-	le.PutUint64(h[rOff:], pos)
-	le.PutUint64(h[rSeq:], seq)
-	le.PutUint64(h[rTime:], uint64(unixNano))
-	le.PutUint32(h[rLevel:], uint32(level))
-	le.PutUint32(h[rSize:], uint32(size))
-	le.PutUint32(h[rMsgLen:], uint32(len(msg)))
-	le.PutUint32(h[rEncLen:], uint32(len(enc)))
-	magic := uint64(recMagic)
-	a := s.lastHole
-	inHole := pos != s.tail
-	if !inHole {
-		s.setWord(pos, 0)
-	} else {
-		magic = oolMagic
-		if pos != a {
-			s.setWord(pos, 0) // inside the hole: no walk reads it
-		}
-	}
-	x := s.copyIn(pos+8, h[8:])
-	x = s.copyInString(x, msg)
-	s.copyIn(x, enc)
-	s.setWord(pos, magic|uint64(s.crc(0, pos+8, body-8))<<32)
-	if !inHole {
-		s.tail += size
-	} else {
-		e := s.holeEnd[a]
-		delete(s.holeEnd, a)
-		delete(s.holeStart, e)
-		if pos != a {
-			s.setWord(a, deadWord(pos-a))
-			s.holeEnd[a], s.holeStart[pos] = pos, a
-		} else {
-			s.lastHole = noHole
-		}
-		s.ool = append(s.ool, oolRec{pos, seq})
-	}
-	s.n++
-	s.live += size
+	sl.Commit(msg, enc)
 	return true
 }
 
@@ -850,33 +836,11 @@ func (s *Spool) Read(r *Record) bool {
 	if s.ring == nil {
 		return false
 	}
-	pos, outOfLine, ok := s.next()
+	pos, ok := s.claim()
 	if !ok {
 		return false
 	}
-	var h [recHeader]byte
-	s.copyOut(h[:], pos)
-	le := binary.LittleEndian
-	msgLen := uint64(le.Uint32(h[rMsgLen:]))
-	encLen := uint64(le.Uint32(h[rEncLen:]))
-	r.Seq = le.Uint64(h[rSeq:])
-	r.Time = int64(le.Uint64(h[rTime:]))
-	r.Level = int32(le.Uint32(h[rLevel:]))
-	s.msg = s.appendOut(s.msg[:0], pos+recHeader, msgLen)
-	if string(s.msg) != r.Message {
-		r.Message = string(s.msg)
-	}
-	r.Encoded = s.appendOut(r.Encoded[:0], pos+recHeader+msgLen, encLen)
-	if outOfLine {
-		s.oolRd++
-		if s.oolRd > 64 && s.oolRd > len(s.ool)/2 {
-			s.compact()
-		}
-	} else {
-		s.rd += uint64(le.Uint32(h[rSize:]))
-		s.skipToInLine(&s.rd)
-	}
-	s.reading = append(s.reading, pos)
+	s.ReadAt(pos, r)
 	return true
 }
 
@@ -958,6 +922,7 @@ func (s *Spool) Evict(below int32) (Meta, bool) {
 	default:
 		return Meta{}, false
 	}
+	s.awaitCommit(v) // its Commit would store over the dead word
 	e := uint64(s.u32(v + rSize))
 	m := Meta{Seq: s.u64(v + rSeq), Level: int32(s.u32(v + rLevel)), Time: int64(s.u64(v + rTime)), Size: int64(e)}
 	s.setWord(v, deadWord(e))
@@ -1084,6 +1049,7 @@ func (s *Spool) Close(clean bool) error {
 	if s.ring == nil {
 		return fmt.Errorf("spool: close: %w", ErrClosed)
 	}
+	s.awaitAllCommits()
 	if clean {
 		s.putHdr64(hTail, s.tail)
 		s.putHdr64(hClean, 1)

@@ -1,0 +1,171 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package spool
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func reserveRec(t *testing.T, s *Spool, r Record) Slot {
+	t.Helper()
+	sl, ok := s.Reserve(r.Seq, r.Level, r.Time, len(r.Message), len(r.Encoded))
+	require.True(t, ok, "Reserve %d", r.Seq)
+	return sl
+}
+
+// snapshotOpen opens a copy of s's file as a SIGKILL at this instant would
+// leave it, and returns what it holds and the damage it reports.
+func snapshotOpen(t *testing.T, s *Spool) ([]Record, Damage) {
+	t.Helper()
+	snap := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(snap, dataName), s.mem, 0o600))
+	c := openT(t, snap, int64(s.size))
+	defer func() { require.NoError(t, c.Close(false)) }()
+	return readAll(c), c.Damage()
+}
+
+func TestAKillBeforeCommitDropsOnlyThatRecord(t *testing.T) {
+	s := openT(t, t.TempDir(), 1<<16)
+	defer s.Close(false)
+	a, b, c := rec(1), rec(2), rec(3)
+	require.True(t, appendRec(s, a))
+	slB := reserveRec(t, s, b)
+	slC := reserveRec(t, s, c)
+	slC.Commit(c.Message, c.Encoded) // committed out of order: B's writer is slower
+
+	got, d := snapshotOpen(t, s)
+	assert.Equal(t, []Record{a, c}, got, "the record whose call never returned is dropped, the later one kept")
+	assert.Equal(t, Damage{}, d, "an unfinished write is not damage")
+
+	slB.Commit(b.Message, b.Encoded)
+	got, d = snapshotOpen(t, s)
+	assert.Equal(t, []Record{a, b, c}, got)
+	assert.Equal(t, Damage{}, d)
+}
+
+func TestAKillBeforeCommitOutOfLineDropsOnlyThatRecord(t *testing.T) {
+	s := openT(t, t.TempDir(), 1<<12)
+	defer s.Close(false)
+	var kept []Record
+	head := rec(1)
+	head.Level = keepLevel // kept at the head: the room Evict frees is a hole
+	require.True(t, appendRec(s, head))
+	q := uint64(1)
+	for { // fill the ring with records below keepLevel
+		q++
+		r := rec(q)
+		r.Level = 0
+		if !appendRec(s, r) {
+			break
+		}
+	}
+	small := func(q uint64) Record { // small enough for the hole Evict makes
+		r := rec(q)
+		r.Level, r.Message, r.Encoded = 0, "", r.Encoded[:8]
+		return r
+	}
+	for appendRec(s, small(q)) { // and no room at the tail even for it
+		q++
+	}
+	_, ok := s.Evict(keepLevel)
+	require.True(t, ok, "something to evict")
+	r := small(q)
+	sl, ok := s.Reserve(r.Seq, r.Level, r.Time, 0, len(r.Encoded))
+	require.True(t, ok, "placed in the hole")
+	require.Equal(t, uint64(resOolMagic), uint64(uint32(s.loadWord(sl.pos))), "out of line")
+
+	got, d := snapshotOpen(t, s)
+	assert.Equal(t, Damage{}, d)
+	for _, g := range got {
+		assert.NotEqual(t, r.Seq, g.Seq, "the reserved record is not read back")
+	}
+	kept = got
+
+	sl.Commit(r.Message, r.Encoded)
+	got, d = snapshotOpen(t, s)
+	assert.Equal(t, Damage{}, d)
+	assert.Len(t, got, len(kept)+1, "committed: read back too")
+}
+
+// TestCommitsOutsideTheLockAreReadWhole runs the queue's pattern: producers
+// reserve under a mutex and commit outside it, a consumer claims under the
+// mutex and reads outside it, evicting now and then; every record read is
+// byte for byte the one written, in order, once, and the reopened spool
+// agrees.
+func TestCommitsOutsideTheLockAreReadWhole(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, 1<<16)
+	var mu sync.Mutex
+	const producers, each = 4, 3000
+	var seq uint64
+	var wg sync.WaitGroup
+	for range producers {
+		wg.Go(func() {
+			for range each {
+				mu.Lock()
+				seq++
+				r := mixed(seq)
+				for !s.Fits(len(r.Message), len(r.Encoded)) {
+					if _, ok := s.Evict(keepLevel); !ok {
+						break
+					}
+				}
+				sl, ok := s.Reserve(r.Seq, r.Level, r.Time, len(r.Message), len(r.Encoded))
+				mu.Unlock()
+				if ok {
+					sl.Commit(r.Message, r.Encoded)
+				}
+			}
+		})
+	}
+	stop := make(chan struct{})
+	var read []Record
+	consumer := make(chan struct{})
+	go func() {
+		defer close(consumer)
+		var taken []uint64
+		done := false
+		for !done {
+			select {
+			case <-stop:
+				done = true // one more pass drains what is left
+			default:
+			}
+			mu.Lock()
+			taken = s.Claim(taken[:0], 64, 1<<20)
+			mu.Unlock()
+			for _, pos := range taken {
+				var r Record
+				s.ReadAt(pos, &r)
+				read = append(read, r)
+			}
+			mu.Lock()
+			require.NoError(t, s.Release(len(taken)))
+			mu.Unlock()
+			if done && len(taken) > 0 {
+				done = false
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-consumer
+	require.NotEmpty(t, read)
+	for k, r := range read {
+		require.Equal(t, mixed(r.Seq), r, "record %d whole", r.Seq)
+		if k > 0 {
+			require.Greater(t, r.Seq, read[k-1].Seq, "in order, once")
+		}
+	}
+	require.NoError(t, s.Close(true))
+	c := openT(t, dir, 1<<16)
+	defer c.Close(false)
+	assert.Empty(t, readAll(c), "everything read was released")
+	assert.Equal(t, Damage{}, c.Damage())
+}
