@@ -66,20 +66,31 @@ func (w *writer) Write(p []byte) (int, error) {
 
 // writerLevel returns the level written in an encoded record, or Info.
 func writerLevel(b []byte) slog.Level {
-	if n := len(levelFirstPrefix); len(b) > n && string(b[:n]) == levelFirstPrefix {
-		// The fast path: the level's name runs to the next quote. A name
-		// holding an escaped quote is cut short at it, which is no loss:
-		// no level name holds a backslash, so neither the cut nor the
-		// whole would parse.
-		if end := bytes.IndexByte(b[n:], '"'); end >= 0 {
-			return levelOrInfo(b[n : n+end])
-		}
+	var v []byte
+	var ok bool
+	if jsonscan.FirstNonSpace(b) == '{' {
+		v, ok = jsonLevel(b)
+	} else {
+		v, _, ok = findLogfmtField(b, "level", "")
 	}
-	v, _, ok := findField(b, "level", "")
 	if !ok {
 		return slog.LevelInfo
 	}
 	return levelOrInfo(v)
+}
+
+// jsonLevel returns the value of the "level" member of a JSON record. A
+// record that begins with levelFirstPrefix has its level's name read to
+// the next quote, without the walk over members. A name holding an
+// escaped quote is cut short at it, which is no loss: no level name holds
+// a backslash, so neither the cut nor the whole would parse.
+func jsonLevel(b []byte) ([]byte, bool) {
+	if n := len(levelFirstPrefix); len(b) > n && string(b[:n]) == levelFirstPrefix {
+		if end := bytes.IndexByte(b[n:], '"'); end >= 0 {
+			return b[n : n+end], true
+		}
+	}
+	return jsonscan.FindMember(b, "level", "")
 }
 
 // levelOrInfo is parseLevel, or Info for what it does not read.
