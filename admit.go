@@ -2,7 +2,7 @@ package asynclog
 
 // Admission: a log call's way into the queue. It reserves room if the
 // record fits, or applies the overflow policy: waiting in arrival order
-// (Block), evicting below KeepLevel, or dropping and counting.
+// (Block), evicting below the kept level, or dropping and counting.
 
 import (
 	"log/slog"
@@ -60,7 +60,7 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 		return false
 	}
 	// Full, or others wait before this record.
-	keep := mustWait || rec.Level >= q.opts.KeepLevel.Level()
+	keep := mustWait || rec.Level >= q.keepLevel()
 	if q.opts.OnFull != Block && len(q.waiters) == 0 {
 		if keep || q.opts.OnFull == DropOldest {
 			if q.makeRoomLocked(rec) {
@@ -81,11 +81,24 @@ func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
 	return q.waitRoomLocked(rec, raw, mustWait, keep) // unlocks
 }
 
-// makeRoomLocked evicts records below KeepLevel, oldest first, until rec
+// keepLevel is the level from which records are kept: never evicted, and
+// evicting lower ones rather than being dropped. It is KeepLevel, but
+// never above SyncLevel nor zap's DPanic, the levels written
+// synchronously: a synchronous record's call waits for its delivery, so
+// once admitted it must not be evicted. A level, not a mark on each
+// record: both stores evict by level already (the spool's record header
+// has no room for a mark), the log call stores nothing more, and the
+// eviction cursor stays valid while the level does.
+func (q *queue) keepLevel() slog.Level {
+	return min(q.opts.KeepLevel.Level(), q.opts.SyncLevel.Level(), zapSyncLevel)
+}
+
+// makeRoomLocked evicts records below keepLevel, oldest first, until rec
 // fits (kept records are never evicted). It reports whether rec fits now.
 func (q *queue) makeRoomLocked(rec Record) bool {
+	keep := q.keepLevel()
 	for !q.store.fits(rec) {
-		l, ok := q.store.evictBelow(q.opts.KeepLevel.Level())
+		l, ok := q.store.evictBelow(keep)
 		if !ok {
 			return false
 		}
@@ -162,7 +175,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 func (q *queue) stallLocked() {
 	q.stall = q.released + 1
 	k := 0
-	keepAt := q.opts.KeepLevel.Level()
+	keepAt := q.keepLevel()
 	for _, o := range q.waiters {
 		if o.mustWait {
 			q.waiters[k] = o

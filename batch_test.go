@@ -2,6 +2,7 @@ package asynclog_test
 
 import (
 	"bytes"
+	"context"
 	"strconv"
 	"sync"
 	"testing"
@@ -53,5 +54,36 @@ func TestFloodIsWrittenInBatches(t *testing.T) {
 	}
 	for p := range producers {
 		assert.Equal(t, each, next[p], "records of producer %d", p)
+	}
+}
+
+// TestWriterSinkWritesTheSameBytesWithOrWithoutTheBlockPath: a WriterSink
+// writes a batch's segment as it lies (the block path) when it can; the
+// bytes it writes are those it writes record by record, whatever the lines
+// end in (a newline, several, \r\n, \r, nothing), in 200 orders.
+func TestWriterSinkWritesTheSameBytesWithOrWithoutTheBlockPath(t *testing.T) {
+	lines := []string{"a\n\n", "b\r\n", "c", "d\n\r\n", "\n\n", "e\r", "f\r\r\n", `{"level":"ERROR","msg":"g"}` + "\n", "h\n\n\n", " ", "i"}
+	run := func(block bool, order []int) string {
+		var out lockedBuffer
+		ws := asynclog.WriterSink(&out)
+		sink := ws
+		if !block { // not a WriterSink to the queue: it gets the records
+			sink = asynclog.SinkFunc(func(ctx context.Context, b []asynclog.Record) error { return ws.Write(ctx, b) })
+		}
+		q, err := asynclog.NewQueue(sink, asynclog.Options{BatchSize: 4})
+		require.NoError(t, err)
+		w := asynclog.NewWriter(q)
+		for _, k := range order {
+			_, _ = w.Write([]byte(lines[k]))
+		}
+		require.NoError(t, q.Close())
+		return out.String()
+	}
+	for r := range 200 {
+		order := make([]int, 1+r%13)
+		for i := range order {
+			order[i] = (r*7 + i*5) % len(lines)
+		}
+		require.Equal(t, run(false, order), run(true, order), "lines %v: the block path writes what the Write path writes", order)
 	}
 }

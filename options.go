@@ -68,7 +68,10 @@ type Options struct {
 	// the consumer is doing (MinInterval included); only if every queued
 	// record is kept does it wait for room (bounded like Block). In Block
 	// mode, a kept record whose wait ran out evicts a lower one rather than
-	// being dropped. nil means slog.LevelError.
+	// being dropped. nil means slog.LevelError. Synchronous records are
+	// kept whatever KeepLevel says: the level in effect is never above
+	// SyncLevel nor zap's DPanic (slog.LevelError+4), so a synchronous
+	// record, once queued, is never evicted.
 	KeepLevel slog.Leveler
 	// BatchSize is the most records per Sink.Write. Default 256.
 	BatchSize int
@@ -118,6 +121,11 @@ type Options struct {
 	// call returns once the record and everything queued before it is
 	// delivered, or CloseTimeout after it began. nil means above Error
 	// (slog.LevelError+1), which covers zap's DPanic, Panic and Fatal.
+	// Such a record is kept (see KeepLevel), even below KeepLevel: no
+	// eviction takes it once it is queued, so its call returns nil only
+	// once it is delivered. The levels are read at each eviction, so
+	// raising SyncLevel while such a call waits makes its record
+	// evictable again if it is below KeepLevel.
 	SyncLevel slog.Leveler
 	// WriteTimeout bounds each Sink.Write: its ctx has a deadline at most
 	// WriteTimeout and at least WriteTimeout/2 away (one context serves

@@ -89,7 +89,14 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 				m.segs[len(m.segs)-1] = nil
 				m.segs = m.segs[:len(m.segs)-1]
 				if m.curSeg == s {
+					// Every live record before it was passed as kept: the
+					// cursor stays past them, at the end of the segment
+					// before, rather than sending the next search back
+					// through all of them.
 					m.curSeg = nil
+					if k := len(m.segs); k > 0 {
+						m.curSeg, m.curI = m.segs[k-1], m.segs[k-1].n
+					}
 				}
 				m.recycle(s)
 			}

@@ -16,6 +16,11 @@ import (
 // Error 8, DPanic 12, Panic 16, Fatal 20.
 func zapLevel(l zapcore.Level) slog.Level { return slog.Level(4 * int(l)) }
 
+// zapSyncLevel is zapLevel(zapcore.DPanicLevel): the zap Core writes
+// entries at it and above synchronously, whatever Options.SyncLevel says,
+// so they are kept too (queue.keepLevel).
+const zapSyncLevel = slog.Level(4 * int(zapcore.DPanicLevel))
+
 // core is the zap front end: a zapcore.Core that encodes each entry on the
 // caller's goroutine with its own Encoder and hands it to a Queue.
 type core struct {
@@ -85,7 +90,7 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 		return fmt.Errorf("asynclog: encode entry: %w", err)
 	}
 	rec := Record{Time: ent.Time, Level: zapLevel(ent.Level), Message: ent.Message, Encoded: trimLineEnding(buf.Bytes())}
-	err = c.q.q.log(rec, ent.Level > zapcore.ErrorLevel)
+	err = c.q.q.log(rec, rec.Level >= zapSyncLevel)
 	buf.Free()
 	if ent.Level == zapcore.FatalLevel {
 		// zap exits the process once the cores have written: every hooked

@@ -127,12 +127,19 @@ func (b *bench) goals() string {
 			t.ours, count(int64(ours.rate)), count(ours.delivered), count(ours.logged), t.peer, count(int64(peer.rate)), ratio, t.limit)
 	}
 
-	// The caller's p99 with the slow sink at the steady rate.
-	for _, name := range []string{ourCore, ourHandler} {
+	// The caller's p99 with the slow sink at the steady rate, beside the
+	// floor: the twin's encoding alone at the same pace.
+	for _, c := range []struct{ ours, twin string }{{ourCore, zapCore}, {ourHandler, slogJSON}} {
+		floor := ""
 		for _, r := range b.s2 {
-			if r.sub.name == name && r.rate > 0 {
-				w.item(r.p[1] < maxSlowP99, "slow sink, %s: %s caller p99 %s (target < %s; p50 %s, lost %s)",
-					r.mode, name, fmtDur(r.p[1]), fmtDur(maxSlowP99), fmtDur(r.p[0]), count(r.lost))
+			if r.floor && r.sub.name == c.twin {
+				floor = fmt.Sprintf("; the floor, %s into the fast sink at the same pace: p99 %s", c.twin, fmtDur(r.p[1]))
+			}
+		}
+		for _, r := range b.s2 {
+			if r.sub.name == c.ours && r.rate > 0 {
+				w.item(r.p[1] < maxSlowP99, "slow sink, %s: %s caller p99 %s (target < %s; p50 %s, lost %s%s)",
+					r.mode, c.ours, fmtDur(r.p[1]), fmtDur(maxSlowP99), fmtDur(r.p[0]), count(r.lost), floor)
 			}
 		}
 	}

@@ -219,7 +219,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s2) > 0 {
 		p("## 2. Caller latency, slow sink\n\n")
-		p("%s records from one goroutine, as fast as possible and at a steady rate; latency of every call, timed around the call. A subject that has not finished after %v stops there (\"capped\": its latency is already flat). Delivered is counted after Close.\n\n", count(int64(b.sz.s2Records)), b.sz.s2Budget)
+		p("%s records from one goroutine, as fast as possible and at a steady rate; latency of every call, timed around the call. A subject that has not finished after %v stops there (\"capped\": its latency is already flat). Delivered is counted after Close. The last rows, \"the floor\", are zap's and slog's synchronous loggers at the same steady rate into the fast sink: a call that costs its encoding alone, which no logger's caller can go under on this machine.\n\n", count(int64(b.sz.s2Records)), b.sz.s2Budget)
 		if chart != "" {
 			p("![caller latency with the slow sink](%s)\n\n", chart)
 		}
