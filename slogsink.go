@@ -3,12 +3,10 @@ package asynclog
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"strconv"
+
+	"github.com/asynclog/asynclog/internal/jsonscan"
 )
 
 // slogSink delivers records to a slog.Handler.
@@ -97,19 +95,18 @@ func decodeRecord(rec *Record) (string, []slog.Attr) {
 // delivered as text.
 const maxJSONDepth = 512
 
-// jsonParser reads one JSON text into slog values. It is strict about
-// structure and lenient about nothing else: any error makes the whole
-// record text.
+// jsonParser reads one JSON text into slog values, with the scanner the
+// io.Writer front end uses. It is strict about structure and lenient about
+// nothing else: any error makes the whole record text.
 type jsonParser struct {
-	b     []byte
-	i     int
+	s     jsonscan.Scanner
 	depth int
 }
 
 // parseRecordJSON parses b, one JSON object, into its attributes, leaving
 // out the first top-level "time" or "ts", "level", and "msg" or "message".
 func parseRecordJSON(b []byte) ([]slog.Attr, bool) {
-	p := jsonParser{b: b}
+	p := jsonParser{s: jsonscan.Scanner{B: b}}
 	var seenTime, seenLevel, seenMsg bool
 	var attrs []slog.Attr
 	ok := p.members(func(key string, v slog.Value) {
@@ -132,45 +129,34 @@ func parseRecordJSON(b []byte) ([]slog.Attr, bool) {
 		}
 		attrs = append(attrs, slog.Attr{Key: key, Value: v})
 	})
-	if !ok {
+	if !ok || !p.s.AtEnd() {
 		return nil, false
 	}
-	p.space()
-	return attrs, p.i == len(p.b)
+	return attrs, true
 }
 
-func (p *jsonParser) space() {
-	for p.i < len(p.b) && isSpace(p.b[p.i]) {
-		p.i++
+// enter enters an object or array, within maxJSONDepth.
+func (p *jsonParser) enter(open byte) bool {
+	if !p.s.Enter(open) {
+		return false
 	}
-}
-
-// consume skips space and then c, and reports whether c was there.
-func (p *jsonParser) consume(c byte) bool {
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
+	p.depth++
+	return p.depth <= maxJSONDepth
 }
 
 // members reads an object, calling f for each member in order.
 func (p *jsonParser) members(f func(key string, v slog.Value)) bool {
-	if !p.consume('{') {
-		return false
-	}
-	if p.depth++; p.depth > maxJSONDepth {
+	if !p.enter('{') {
 		return false
 	}
 	defer func() { p.depth-- }()
-	if p.consume('}') {
-		return true
-	}
 	for {
-		p.space()
-		key, ok := p.str()
-		if !ok || !p.consume(':') {
+		raw, more, ok := p.s.Member()
+		if !more || !ok {
+			return ok
+		}
+		key, ok := decodeString(raw)
+		if !ok {
 			return false
 		}
 		v, ok := p.value()
@@ -178,42 +164,21 @@ func (p *jsonParser) members(f func(key string, v slog.Value)) bool {
 			return false
 		}
 		f(key, v)
-		if p.consume(',') {
-			continue
-		}
-		return p.consume('}')
 	}
 }
 
-// str reads a string at p.i.
-func (p *jsonParser) str() (string, bool) {
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return "", false
-	}
-	end := skipString(p.b, p.i)
-	if end < 0 {
-		return "", false
-	}
-	raw := p.b[p.i:end]
-	p.i = end
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
+// decodeString decodes a string as the scanner returns it, quotes
+// included.
+func decodeString(raw []byte) (string, bool) {
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner), true
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
+	return jsonscan.Unquote(raw)
 }
 
 // value reads any value as a slog.Value: objects become groups.
 func (p *jsonParser) value() (slog.Value, bool) {
-	p.space()
-	if p.i >= len(p.b) {
-		return slog.Value{}, false
-	}
-	switch p.b[p.i] {
+	switch p.s.Peek() {
 	case '{':
 		var as []slog.Attr
 		ok := p.members(func(key string, v slog.Value) { as = append(as, slog.Attr{Key: key, Value: v}) })
@@ -231,11 +196,7 @@ func (p *jsonParser) value() (slog.Value, bool) {
 
 // anyValue reads a value inside an array: objects become map[string]any.
 func (p *jsonParser) anyValue() (any, bool) {
-	p.space()
-	if p.i >= len(p.b) {
-		return nil, false
-	}
-	switch p.b[p.i] {
+	switch p.s.Peek() {
 	case '{':
 		m := map[string]any{}
 		ok := p.members(func(key string, v slog.Value) { m[key] = plainValue(v) })
@@ -260,72 +221,44 @@ func plainValue(v slog.Value) any {
 }
 
 func (p *jsonParser) array() ([]any, bool) {
-	if !p.consume('[') {
-		return nil, false
-	}
-	if p.depth++; p.depth > maxJSONDepth {
+	if !p.enter('[') {
 		return nil, false
 	}
 	defer func() { p.depth-- }()
 	a := []any{}
-	if p.consume(']') {
-		return a, true
-	}
 	for {
+		more, ok := p.s.Element()
+		if !more || !ok {
+			if !ok {
+				return nil, false
+			}
+			return a, true
+		}
 		v, ok := p.anyValue()
 		if !ok {
 			return nil, false
 		}
 		a = append(a, v)
-		if p.consume(',') {
-			continue
-		}
-		return a, p.consume(']')
 	}
 }
 
 // scalar reads a string, number, boolean or null: string, int64 (integers
-// that fit), float64 (other numbers), bool, or nil.
+// that fit), float64 (other numbers, and -0), the digits of a number beyond
+// float64 as a string, bool, or nil.
 func (p *jsonParser) scalar() (any, bool) {
-	if p.b[p.i] == '"' {
-		return p.str()
-	}
-	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if c == ',' || c == '}' || c == ']' || isSpace(c) {
-			break
+	if p.s.Peek() == '"' {
+		raw, ok := p.s.String()
+		if !ok {
+			return nil, false
 		}
-		p.i++
+		return decodeString(raw)
 	}
-	tok := string(p.b[start:p.i])
-	switch tok {
-	case "true":
-		return true, true
-	case "false":
-		return false, true
-	case "null":
-		return nil, true
-	case "":
+	tok, ok := p.s.Bare()
+	if !ok {
 		return nil, false
 	}
-	for i := 0; i < len(tok); i++ {
-		if c := tok[i]; (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
-			return nil, false // not a JSON number: "Inf", "0x10"
-		}
+	if v, ok := jsonscan.Literal(tok); ok {
+		return v, true
 	}
-	if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
-		if n == 0 && tok[0] == '-' {
-			return math.Copysign(0, -1), true // -0 keeps its sign, as a float64
-		}
-		return n, true
-	}
-	f, err := strconv.ParseFloat(tok, 64)
-	if errors.Is(err, strconv.ErrRange) {
-		return tok, true // beyond float64: its text, rather than an infinity
-	}
-	if err != nil {
-		return nil, false
-	}
-	return f, true
+	return jsonscan.Number(tok)
 }

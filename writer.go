@@ -2,13 +2,11 @@ package asynclog
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"strconv"
-	"unsafe"
 
-	"go.uber.org/zap/zapcore"
+	"github.com/asynclog/asynclog/internal/jsonscan"
 )
 
 // writer is the io.Writer front end: one record per Write.
@@ -68,25 +66,50 @@ func (w *writer) Write(p []byte) (int, error) {
 
 // writerLevel returns the level written in an encoded record, or Info.
 func writerLevel(b []byte) slog.Level {
-	v, _, ok := findField(b, "level", "")
+	var v []byte
+	var ok bool
+	if jsonscan.FirstNonSpace(b) == '{' {
+		v, ok = jsonLevel(b)
+	} else {
+		v, _, ok = findLogfmtField(b, "level", "")
+	}
 	if !ok {
 		return slog.LevelInfo
 	}
-	l, ok := parseLevel(v)
-	if !ok {
-		return slog.LevelInfo
-	}
-	return l
+	return levelOrInfo(v)
 }
+
+// jsonLevel returns the value of the "level" member of a JSON record. A
+// record that begins with levelFirstPrefix has its level's name read to
+// the next quote, without the walk over members. A name holding an
+// escaped quote is cut short at it, which is no loss: no level name holds
+// a backslash, so neither the cut nor the whole would parse.
+func jsonLevel(b []byte) ([]byte, bool) {
+	if n := len(levelFirstPrefix); len(b) > n && string(b[:n]) == levelFirstPrefix {
+		if end := bytes.IndexByte(b[n:], '"'); end >= 0 {
+			return b[n : n+end], true
+		}
+	}
+	return jsonscan.FindMember(b, "level", "")
+}
+
+// levelOrInfo is parseLevel, or Info for what it does not read.
+func levelOrInfo(v []byte) slog.Level {
+	if l, ok := parseLevel(v); ok {
+		return l
+	}
+	return slog.LevelInfo
+}
+
+// levelFirstPrefix is how zerolog, zap and logrus (whose keys are sorted)
+// begin a JSON record: the level first, a string.
+const levelFirstPrefix = `{"level":"`
 
 // writerMessage returns the message of a record written through the
 // io.Writer front end: the first top-level "msg" or "message" value of a
 // JSON object, unescaped, or the first msg= field of logfmt text, unquoted;
 // "" if there is none.
 func writerMessage(b []byte) string {
-	if span, plain := writerMessageSpan(b); plain {
-		return string(span)
-	}
 	v, quoted, ok := findField(b, "msg", "message")
 	if !ok {
 		return ""
@@ -98,313 +121,17 @@ func writerMessage(b []byte) string {
 	if bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner) // nothing to unescape, in JSON or Go quoting
 	}
-	if firstNonSpace(b) == '{' {
-		var s string
-		if json.Unmarshal(v, &s) != nil {
-			return string(inner)
+	if jsonscan.FirstNonSpace(b) == '{' {
+		if s, ok := jsonscan.Unquote(v); ok {
+			return s
 		}
-		return s
+		return string(inner)
 	}
 	s, err := strconv.Unquote(string(v))
 	if err != nil {
 		return string(inner)
 	}
 	return s
-}
-
-// findField finds the first top-level field named k1 or k2 (k2 may be "")
-// in b, a JSON object or logfmt text, and returns its value's bytes. quoted
-// says the value is a string, returned with its quotes and escapes as
-// written (JSON or Go quoting). It does not allocate.
-func findField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
-	if firstNonSpace(b) == '{' {
-		return findJSONField(b, k1, k2)
-	}
-	return findLogfmtField(b, k1, k2)
-}
-
-func firstNonSpace(b []byte) byte {
-	for _, c := range b {
-		if !isSpace(c) {
-			return c
-		}
-	}
-	return 0
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// findJSONField walks the top-level members of a JSON object. A key
-// written with escapes never matches: no encoder escapes "level" or "msg".
-func findJSONField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return nil, false, false
-	}
-	i++
-	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
-			return nil, false, false // '}' or malformed
-		}
-		end := skipString(b, i)
-		if end < 0 {
-			return nil, false, false
-		}
-		key := b[i+1 : end-1]
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return nil, false, false
-		}
-		i = skipSpace(b, i+1)
-		vend := skipValue(b, i)
-		if vend < 0 {
-			return nil, false, false
-		}
-		if string(key) == k1 || (k2 != "" && string(key) == k2) {
-			return b[i:vend], b[i] == '"', true
-		}
-		i = skipSpace(b, vend)
-		if i >= len(b) || b[i] != ',' {
-			return nil, false, false
-		}
-		i++
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the JSON string starting at b[i]
-// (a quote), or -1 if it does not end.
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the index just past the JSON value starting at b[i], or
-// -1 if it is malformed. Objects and arrays are skipped by counting
-// brackets outside strings; their insides are not checked.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end := skipString(b, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isSpace(b[j]) {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
-}
-
-// findLogfmtField walks the key=value fields of logfmt text (what
-// slog.TextHandler and logrus's TextFormatter write). A value in double
-// quotes may hold spaces and escaped quotes. Words that are not key=value
-// (a timestamp prefix, say) are passed over.
-func findLogfmtField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
-	// Most lines have the key before any double quote (time=… level=INFO
-	// msg="…"): there a plain search finds it, and the walk is only for
-	// the rest.
-	head := b
-	if q := bytes.IndexByte(b, '"'); q >= 0 {
-		head = b[:q]
-	}
-	j := logfmtKeyAt(head, k1)
-	if k2 != "" {
-		if j2 := logfmtKeyAt(head, k2); j2 >= 0 && (j < 0 || j2 < j) {
-			j, k1 = j2, k2
-		}
-	}
-	if j >= 0 {
-		return logfmtValue(b, j+len(k1)+1)
-	}
-	if len(head) == len(b) {
-		return nil, false, false // no quote, no key
-	}
-	return walkLogfmt(b, k1, k2)
-}
-
-// logfmtKeyAt returns the index of the first word of b that is k followed
-// by '=', or -1. b holds no double quote, so no word is inside a value.
-func logfmtKeyAt(b []byte, k string) int {
-	for off := 0; off < len(b); {
-		j := bytes.Index(b[off:], unsafe.Slice(unsafe.StringData(k), len(k)))
-		if j < 0 {
-			return -1
-		}
-		j += off
-		if end := j + len(k); end < len(b) && b[end] == '=' && (j == 0 || isSpace(b[j-1])) {
-			return j
-		}
-		off = j + 1
-	}
-	return -1
-}
-
-// logfmtValue returns the value that starts at b[i].
-func logfmtValue(b []byte, i int) (v []byte, quoted, ok bool) {
-	vstart := i
-	if i < len(b) && b[i] == '"' {
-		end := skipString(b, i)
-		if end < 0 {
-			return nil, false, false
-		}
-		return b[vstart:end], true, true
-	}
-	for i < len(b) && !isSpace(b[i]) {
-		i++
-	}
-	return b[vstart:i], false, true
-}
-
-// walkLogfmt is findLogfmtField's walk over every word.
-func walkLogfmt(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
-	i := 0
-	for i < len(b) {
-		i = skipSpace(b, i)
-		start := i
-		for i < len(b) && b[i] != '=' && !isSpace(b[i]) && b[i] != '"' {
-			i++
-		}
-		key := b[start:i]
-		if i < len(b) && b[i] == '"' { // a quoted word that is not a key
-			end := skipString(b, i)
-			if end < 0 {
-				return nil, false, false
-			}
-			i = end
-			continue
-		}
-		if i >= len(b) || b[i] != '=' {
-			continue
-		}
-		i++ // '='
-		vstart := i
-		if i < len(b) && b[i] == '"' {
-			end := skipString(b, i)
-			if end < 0 {
-				return nil, false, false
-			}
-			i = end
-		} else {
-			for i < len(b) && !isSpace(b[i]) {
-				i++
-			}
-		}
-		if len(key) > 0 && (string(key) == k1 || (k2 != "" && string(key) == k2)) {
-			return b[vstart:i], i > vstart && b[vstart] == '"', true
-		}
-	}
-	return nil, false, false
-}
-
-// parseLevel reads a level name as zerolog, logrus, zap or slog spell it,
-// in any case, quoted or not, with an optional slog offset ("ERROR+2").
-func parseLevel(v []byte) (slog.Level, bool) {
-	if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' {
-		v = v[1 : n-1]
-	}
-	switch string(v) { // the usual spellings, without the general walk
-	case "INFO", "info":
-		return slog.LevelInfo, true
-	case "DEBUG", "debug":
-		return slog.LevelDebug, true
-	case "WARN", "warn":
-		return slog.LevelWarn, true
-	case "ERROR", "error":
-		return slog.LevelError, true
-	}
-	name, off := v, 0
-	for i, c := range v {
-		if c == '+' || c == '-' {
-			digits := v[i+1:]
-			if len(digits) == 0 || len(digits) > 4 {
-				return 0, false
-			}
-			n := 0
-			for _, d := range digits {
-				if d < '0' || d > '9' {
-					return 0, false
-				}
-				n = 10*n + int(d-'0')
-			}
-			if c == '-' {
-				n = -n
-			}
-			name, off = v[:i], n
-			break
-		}
-	}
-	var buf [8]byte
-	if len(name) > len(buf) {
-		return 0, false
-	}
-	lower := buf[:len(name)]
-	for i, c := range name {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		lower[i] = c
-	}
-	var l slog.Level
-	switch string(lower) {
-	case "trace":
-		l = slog.LevelDebug - 4
-	case "debug":
-		l = slog.LevelDebug
-	case "info":
-		l = slog.LevelInfo
-	case "warn", "warning":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	case "dpanic":
-		l = zapLevel(zapcore.DPanicLevel)
-	case "panic":
-		l = zapLevel(zapcore.PanicLevel)
-	case "fatal":
-		l = zapLevel(zapcore.FatalLevel)
-	default:
-		return 0, false
-	}
-	return l + slog.Level(off), true
 }
 
 // writerMessageSpan returns the bytes of the message in b when they need
@@ -423,4 +150,17 @@ func writerMessageSpan(b []byte) (span []byte, plain bool) {
 		return inner, true
 	}
 	return nil, false
+}
+
+// findField finds the first top-level field named k1 or k2 (k2 may be "")
+// in b, a JSON object or logfmt text, and returns its value's bytes. quoted
+// says the value is a string, returned with its quotes and escapes as
+// written (JSON or Go quoting). A JSON key written with escapes never
+// matches: no encoder escapes "level" or "msg". It does not allocate.
+func findField(b []byte, k1, k2 string) (v []byte, quoted, ok bool) {
+	if jsonscan.FirstNonSpace(b) != '{' {
+		return findLogfmtField(b, k1, k2)
+	}
+	v, ok = jsonscan.FindMember(b, k1, k2)
+	return v, ok && v[0] == '"', ok
 }

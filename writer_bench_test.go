@@ -93,3 +93,27 @@ func BenchmarkWriter(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWriterLevel measures the io.Writer front end's level lookup
+// alone, the part of a Write on the log call that reads the record: JSON
+// with "level" as the first member (zerolog, zap, logrus's sorted keys),
+// JSON with it after eight members of every kind, and slog's text.
+func BenchmarkWriterLevel(b *testing.B) {
+	for _, tc := range []struct{ name, line string }{
+		{"json-first", writerBenchLine},
+		{"json-after-8", `{"time":"2026-01-01T00:00:00.000Z","host":"web-1","method":"GET","path":"/api/v1/users?page=2","status":200,"elapsed":1.5,"req":{"id":"7f3a","tags":["a","b"]},"remote":"10.0.0.1:54321","level":"WARN","msg":"request served"}`},
+		{"logfmt", `time=2026-01-01T00:00:00.000Z level=INFO msg="request served" method=GET path=/api/v1/users status=200`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			line := trimLineEnding([]byte(tc.line))
+			b.ReportAllocs()
+			for b.Loop() {
+				writerLevelSink = writerLevel(line)
+			}
+		})
+	}
+}
+
+// writerLevelSink keeps BenchmarkWriterLevel's calls from being optimised
+// away.
+var writerLevelSink slog.Level

@@ -17,6 +17,9 @@ func TestWriterLevel(t *testing.T) {
 		want slog.Level
 	}{
 		{"zerolog info", `{"level":"info","time":"2026-01-01T00:00:00Z","message":"hi"}`, slog.LevelInfo},
+		{"level first, escaped", `{"level":"err\"or","message":"hi"}`, slog.LevelInfo},
+		{"level first, unterminated", `{"level":"error`, slog.LevelInfo},
+		{"level first, not a string", `{"level":50,"message":"hi"}`, slog.LevelInfo},
 		{"zerolog trace", `{"level":"trace","message":"hi"}`, slog.LevelDebug - 4},
 		{"zerolog error", `{"level":"error","message":"hi"}`, slog.LevelError},
 		{"zerolog fatal", `{"level":"fatal","message":"hi"}`, 20},
@@ -77,6 +80,28 @@ func TestWriterMessage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, writerMessage([]byte(tt.in)), "message of %s", tt.in)
 		})
+	}
+}
+
+// TestWriterLevelFastPathAgreesWithTheWalk: the fast path for a record
+// that begins with the level (zerolog, zap, logrus) reads the level the
+// walk over members reads, on random records that begin so, with escapes,
+// quotes and offsets in and after the name.
+func TestWriterLevelFastPathAgreesWithTheWalk(t *testing.T) {
+	parts := []string{"info", "INFO", "warn", "ERROR", "warning", "fatal", "+2", "-1", `"`, `\`, `\"`, `\\`, `\u0041`, ",", "}", ` `, `"msg":"x"`}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 100000 {
+		b := []byte(levelFirstPrefix)
+		for range rng.IntN(6) {
+			b = append(b, parts[rng.IntN(len(parts))]...)
+		}
+		want := slog.LevelInfo
+		if v, _, ok := findField(b, "level", ""); ok {
+			want = levelOrInfo(v)
+		}
+		if got := writerLevel(b); got != want {
+			t.Fatalf("%s: the fast path reads %v, the walk %v", b, got, want)
+		}
 	}
 }
 

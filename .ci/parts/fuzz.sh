@@ -15,6 +15,9 @@ for target in FuzzDecodeRecord; do
 	echo "-- $target for ${FUZZTIME:-10s}"
 	go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-10s}" -fuzzminimizetime 5s .
 done
+# The JSON scanner those readers share, against encoding/json.
+echo "-- FuzzScanner for ${FUZZTIME:-10s}"
+go test -run '^$' -fuzz '^FuzzScanner$' -fuzztime "${FUZZTIME:-10s}" -fuzzminimizetime 5s ./internal/jsonscan
 # Counted in inputs, not seconds: a wall-clock fuzztime that runs out while
 # a worker opens a damaged spool made the coordinator fail with "context
 # deadline exceeded" and no input (seen once in CI); 6,000 inputs take
