@@ -183,42 +183,56 @@ func (b *bench) scenario6() {
 
 // callerCost measures the cost per record of every subject in subs, with
 // each goroutine count in gs, each round on a fresh sink from newS, which
-// done disposes of.
+// done disposes of. Each round measures every subject in turn (the rounds
+// interleaved), and a row is the median of the rounds: the machine's speed
+// drifts, and a ratio between two rows must not read the drift.
 func (b *bench) callerCost(scenario string, subs []subject, gs []int, newS func() *sink, done func(*sink)) []s1Row {
-	var rows []s1Row
-	for _, sub := range subs {
-		row := s1Row{sub: sub, gs: gs, ns: make([]float64, len(gs)), alloc: make([]float64, len(gs))}
-		for k, g := range gs {
-			// The median of three rounds, each on a fresh instance: the
-			// machine may be busy with other work.
-			var ns, allocs []float64
-			for range s1Rounds {
-				s := newS()
-				in := sub.open(s, b.env)
-				warm := drive(in.log, load{producers: 1, records: max(b.sz.s1Records/10, 100)})
-				runtime.GC()
-				res := drive(in.log, load{producers: g, records: b.sz.perGoroutine(g)})
-				c := closeWithin(in, b.sz.closeLimit)
-				b.closeNote(scenario, sub, c)
-				logged := warm.logged + res.logged
-				n := float64(res.logged)
-				ns = append(ns, float64(res.elapsed.Nanoseconds())/n)
-				allocs = append(allocs, float64(res.mallocs)/n)
-				row.logged += logged
-				row.lost += logged - s.Delivered()
-				b.verify(scenario, sub, in, s, logged, false)
-				done(s)
+	rows := make([]s1Row, len(subs))
+	ns := make([][][]float64, len(subs)) // by subject, goroutine count, round
+	allocs := make([][][]float64, len(subs))
+	for i, sub := range subs {
+		rows[i] = s1Row{sub: sub, gs: gs, ns: make([]float64, len(gs)), alloc: make([]float64, len(gs))}
+		ns[i], allocs[i] = make([][]float64, len(gs)), make([][]float64, len(gs))
+	}
+	for k, g := range gs {
+		for range s1Rounds {
+			for i, sub := range subs {
+				n, a := b.callerCostRound(scenario, sub, g, newS, done, &rows[i])
+				ns[i][k] = append(ns[i][k], n)
+				allocs[i][k] = append(allocs[i][k], a)
 			}
-			row.ns[k], row.alloc[k] = median(ns), median(allocs)
 		}
+	}
+	for i := range rows {
+		row := &rows[i]
 		var line strings.Builder
 		for k, g := range gs {
+			row.ns[k], row.alloc[k] = median(ns[i][k]), median(allocs[i][k])
 			fmt.Fprintf(&line, "  %8.0f ns/rec %5.2f allocs/rec (%d)", row.ns[k], row.alloc[k], g)
 		}
-		b.progress("%s: %-32s%s", scenario, sub.name, line.String())
-		rows = append(rows, row)
+		b.progress("%s: %-32s%s", scenario, row.sub.name, line.String())
 	}
 	return rows
+}
+
+// callerCostRound is one round of callerCost for one subject with g
+// goroutines, on a fresh instance: it returns ns and allocations per
+// record, and adds what was logged and lost to row.
+func (b *bench) callerCostRound(scenario string, sub subject, g int, newS func() *sink, done func(*sink), row *s1Row) (ns, allocs float64) {
+	s := newS()
+	in := sub.open(s, b.env)
+	warm := drive(in.log, load{producers: 1, records: max(b.sz.s1Records/10, 100)})
+	runtime.GC()
+	res := drive(in.log, load{producers: g, records: b.sz.perGoroutine(g)})
+	c := closeWithin(in, b.sz.closeLimit)
+	b.closeNote(scenario, sub, c)
+	logged := warm.logged + res.logged
+	n := float64(res.logged)
+	row.logged += logged
+	row.lost += logged - s.Delivered()
+	b.verify(scenario, sub, in, s, logged, false)
+	done(s)
+	return float64(res.elapsed.Nanoseconds()) / n, float64(res.mallocs) / n
 }
 
 // s1Rounds is how many times scenario 1 measures each case.
@@ -403,11 +417,12 @@ type s5Row struct {
 // scenario5 runs every subject, and zerolog writing to the sink directly:
 // the peer of asynclog's NewWriter under zerolog.
 func (b *bench) scenario5() {
-	for _, sub := range append(subjects(), zerologSyncSubject()) {
-		// The median of three rounds by throughput, each on a fresh
-		// instance: the machine may be busy with other work.
-		var rounds []s5Row
-		for range s5Rounds {
+	subs := append(subjects(), zerologSyncSubject())
+	// The median of three rounds by throughput, each on a fresh instance,
+	// every subject in turn in each round: the machine's speed drifts.
+	rounds := make([][]s5Row, len(subs))
+	for range s5Rounds {
+		for i, sub := range subs {
 			s := newSink(fast)
 			in := sub.open(s, b.env)
 			t0 := time.Now()
@@ -418,11 +433,13 @@ func (b *bench) scenario5() {
 			row := s5Row{sub: sub, logged: res.logged, delivered: s.Delivered(), took: took}
 			row.rate = float64(row.delivered) / took.Seconds()
 			b.verify("scenario 5", sub, in, s, res.logged, false)
-			rounds = append(rounds, row)
+			rounds[i] = append(rounds[i], row)
 		}
-		slices.SortFunc(rounds, func(x, y s5Row) int { return cmp.Compare(x.rate, y.rate) })
-		row := rounds[len(rounds)/2]
-		b.progress("scenario 5: %-32s %s records/s delivered (%d of %d) in %s", sub.name, count(int64(row.rate)), row.delivered, row.logged, fmtDur(row.took))
+	}
+	for i := range subs {
+		slices.SortFunc(rounds[i], func(x, y s5Row) int { return cmp.Compare(x.rate, y.rate) })
+		row := rounds[i][len(rounds[i])/2]
+		b.progress("scenario 5: %-32s %s records/s delivered (%d of %d) in %s", row.sub.name, count(int64(row.rate)), row.delivered, row.logged, fmtDur(row.took))
 		b.s5 = append(b.s5, row)
 	}
 }
