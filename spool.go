@@ -197,8 +197,12 @@ func (p *spoolStore) pressing() bool { return 2*p.s.Used() >= p.s.Cap() }
 func (p *spoolStore) push(seq uint64, rec Record, _ bool) pending {
 	// A record from the io.Writer front end has no Message: the consumer
 	// finds it in the encoding after reading, as it does in memory.
-	sl, _ := p.s.Reserve(seq, int32(rec.Level), rec.Time.UnixNano(), len(rec.Message), len(rec.Encoded))
-	return pending{slot: sl} // the queue called fits first: it has room
+	sl, ok := p.s.Reserve(seq, int32(rec.Level), rec.Time.UnixNano(), len(rec.Message), len(rec.Encoded))
+	if !ok {
+		return pending{} // the queue called fits first: it has room
+	}
+	pos, word := sl.Place()
+	return pending{sp: p.s, i: int(pos), off: int(word)}
 }
 
 func (p *spoolStore) evictBelow(keep slog.Level) (slog.Level, bool) {

@@ -102,8 +102,8 @@ type recMeta struct {
 // once it has unlocked the queue. The zero pending has nothing left to do.
 type pending struct {
 	s      *segment
-	i, off int        // the record's index in s, and its room in s.buf
-	slot   spool.Slot // or, in a spool, the record's reserved place
+	i, off int // the record's index in s, and its room in s.buf; in a spool, its place (spool.Slot.Place)
+	sp     *spool.Spool
 }
 
 // write writes rec into its place, copying its encoding, and marks the
@@ -111,8 +111,8 @@ type pending struct {
 func (p pending) write(rec Record) {
 	s := p.s
 	if s == nil {
-		if p.slot.Valid() {
-			p.slot.Commit(rec.Message, rec.Encoded)
+		if p.sp != nil {
+			p.sp.CommitPlace(uint64(p.i), uint64(p.off), rec.Message, rec.Encoded)
 		}
 		return
 	}

@@ -26,14 +26,18 @@ const (
 // Slot is a record's place, reserved by [Spool.Reserve] and written by
 // [Slot.Commit]. The zero Slot is no place.
 type Slot struct {
-	s     *Spool
-	pos   uint64 // logical offset of the frame
-	body  uint64 // its header, message and encoding: what the checksum covers from byte 8
-	magic uint64 // recMagic or oolMagic: what Commit stores
+	s    *Spool
+	pos  uint64 // logical offset of the frame
+	word uint64 // what Commit needs besides: the record's magic, and its body's length above it
 }
 
 // Valid reports whether sl is a reserved place.
 func (sl Slot) Valid() bool { return sl.s != nil }
+
+// Place returns sl's place in two words, for a caller that keeps them
+// without the Spool (the queue's pending record): [Spool.CommitPlace]
+// takes them back.
+func (sl Slot) Place() (pos, word uint64) { return sl.pos, sl.word }
 
 // Reserve places a record with a message of msgLen bytes and an encoding
 // of encLen bytes, as Append would, and writes its fixed part; it returns
@@ -92,21 +96,25 @@ func (s *Spool) Reserve(seq uint64, level int32, unixNano int64, msgLen, encLen 
 	}
 	s.n++
 	s.live += size
-	return Slot{s: s, pos: pos, body: body, magic: magic}, true
+	return Slot{s: s, pos: pos, word: body<<32 | magic}, true
 }
 
 // Commit copies msg and enc into the reserved place, with the lengths
 // Reserve was given, and then makes the record whole with one atomic store
 // of its first word. It may run concurrently with any method but Close,
 // and with other Commits.
-func (sl Slot) Commit(msg string, enc []byte) {
-	s := sl.s
-	if uint64(recHeader+len(msg)+len(enc)) != sl.body {
+func (sl Slot) Commit(msg string, enc []byte) { sl.s.CommitPlace(sl.pos, sl.word, msg, enc) }
+
+// CommitPlace is [Slot.Commit] for the slot whose [Slot.Place] returned
+// pos and word.
+func (s *Spool) CommitPlace(pos, word uint64, msg string, enc []byte) {
+	body, magic := word>>32, word&(1<<32-1)
+	if uint64(recHeader+len(msg)+len(enc)) != body {
 		panic("spool: Commit with other lengths than Reserve's")
 	}
-	x := s.copyInString(sl.pos+recHeader, msg)
+	x := s.copyInString(pos+recHeader, msg)
 	s.copyIn(x, enc)
-	s.storeWord(sl.pos, sl.magic|uint64(s.crc(0, sl.pos+8, sl.body-8))<<32)
+	s.storeWord(pos, magic|uint64(s.crc(0, pos+8, body-8))<<32)
 }
 
 // reserved reports whether w is the first word of a reserved frame.
