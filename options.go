@@ -125,7 +125,10 @@ type Options struct {
 	// eviction takes it once it is queued, so its call returns nil only
 	// once it is delivered. The levels are read at each eviction, so
 	// raising SyncLevel while such a call waits makes its record
-	// evictable again if it is below KeepLevel.
+	// evictable again if it is below KeepLevel. The call's error is a
+	// Flush's: it also reports records dropped or given up on while it
+	// waited, later ones included, so under DropOldest a synchronous call
+	// may return ErrDropped although its own record was delivered.
 	SyncLevel slog.Leveler
 	// WriteTimeout bounds each Sink.Write: its ctx has a deadline at most
 	// WriteTimeout and at least WriteTimeout/2 away (one context serves
