@@ -52,6 +52,8 @@ func runChild(mode string) {
 		fmt.Println("ready")
 		_, _ = io.Copy(io.Discard, os.Stdin) // until killed
 		os.Exit(5)
+	case "commits":
+		runCommitsChild(s)
 	case "spin":
 		// Append for ever, releasing the older half whenever full, so
 		// that SIGKILL lands at a random point of Append or Release.
