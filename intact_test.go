@@ -167,10 +167,12 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 // records from 20 B to 1.4 KB, with Flushes among them, through segments
 // of 16 records sealed, taken, reset and reused all the time: in Block
 // mode every record is delivered once, byte for byte, in its producer's
-// order, to a SinkFunc, to WriterSink's block path, and to a WriterSink
-// whose Writes fail now and then and are retried.
+// order, to a SinkFunc, to WriterSink's block path, to a WriterSink
+// whose Writes fail now and then and are retried, and through a spool of
+// 16 KiB (whose records the log calls commit outside the lock) to a
+// SinkFunc and to a WriterSink.
 func TestBlockDeliversEveryRecordOnceByteForByteInOrder(t *testing.T) {
-	for _, kind := range []string{"SinkFunc", "WriterSink", "WriterSink retried"} {
+	for _, kind := range []string{"SinkFunc", "WriterSink", "WriterSink retried", "spool", "spool WriterSink"} {
 		t.Run(kind, func(t *testing.T) {
 			c := newProdChecker()
 			sink := c.sink()
@@ -179,11 +181,17 @@ func TestBlockDeliversEveryRecordOnceByteForByteInOrder(t *testing.T) {
 				sink = asynclog.WriterSink(&lineWriter{c: c})
 			case "WriterSink retried":
 				sink = asynclog.WriterSink(&lineWriter{c: c, fail: 3})
+			case "spool WriterSink":
+				sink = asynclog.WriterSink(&lineWriter{c: c})
 			}
-			q := newQueue(t, sink, asynclog.Options{
+			opts := asynclog.Options{
 				Size: 64, MaxBytes: 8 << 10, BatchSize: 16, BlockTimeout: time.Minute,
 				MinBackoff: time.Microsecond, MaxBackoff: time.Microsecond, OnError: func(error) {},
-			})
+			}
+			if strings.HasPrefix(kind, "spool") {
+				opts.Size, opts.MaxBytes, opts.Spool, opts.SpoolBytes = 0, 0, t.TempDir(), 16<<10
+			}
+			q := newQueue(t, sink, opts)
 			w := asynclog.NewWriter(q)
 			const producers, each = 32, 600
 			var wg sync.WaitGroup
