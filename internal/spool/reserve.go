@@ -49,7 +49,10 @@ func (sl Slot) Place() (pos, word uint64) { return sl.pos, sl.word }
 // for it (briefly: a Commit does not wait on anything), and an Open after
 // a crash drops it, as it drops an Append cut short: the call that wrote
 // it never returned. Close waits for the Commits under way, at most
-// closeCommitWait.
+// closeCommitWait; if one is still under way then, Close leaves the file
+// mapped (until the process ends) rather than unmap the place it writes,
+// and says so in its error; the next Open drops that record if its Commit
+// never finished.
 func (s *Spool) Reserve(seq uint64, level int32, unixNano int64, msgLen, encLen int) (Slot, bool) {
 	body := uint64(recHeader) + uint64(msgLen) + uint64(encLen)
 	size := align8(body)
@@ -196,23 +199,24 @@ func (s *Spool) ReadAt(pos uint64, r *Record) {
 	r.Encoded = s.appendOut(r.Encoded[:0], pos+recHeader+msgLen, encLen)
 }
 
-// awaitAllCommits returns once no frame between head and tail, in line or
-// out of line, is reserved: Close must not unmap a place a Commit still
-// writes.
-func (s *Spool) awaitAllCommits() {
+// awaitAllCommits reports, within closeCommitWait, that no frame between
+// head and tail, in line or out of line, is reserved: Close must not unmap
+// a place a Commit still writes. It returns false if one still is then.
+func (s *Spool) awaitAllCommits() bool {
 	deadline := time.Now().Add(closeCommitWait)
 	for x := s.head; x != s.tail; x += s.frameSize(x) { // the frames tile the ring: records out of line too
 		for reserved(s.loadWord(x)) {
 			if time.Now().After(deadline) {
-				return // a writer that never commits: the next Open drops its record
+				return false
 			}
 			runtime.Gosched()
 		}
 	}
+	return true
 }
 
 // closeCommitWait bounds Close's wait for the Commits under way: each is a
-// copy, unless its goroutine died between Reserve and Commit.
+// copy, unless its goroutine stalls or died between Reserve and Commit.
 const closeCommitWait = time.Second
 
 // loadWord is word with an atomic load: for a word a Commit may store

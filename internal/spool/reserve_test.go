@@ -254,3 +254,22 @@ func TestAKillAmidConcurrentCommitsLosesOnlyTheWritesInFlight(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseLeavesTheMappingToAStalledCommit: a Commit that has not come
+// within closeCommitWait keeps its place mapped: Close says so, and the
+// late Commit writes into the file instead of faulting; the next Open
+// finds the record, committed late but whole.
+func TestCloseLeavesTheMappingToAStalledCommit(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, 1<<16)
+	r := rec(1)
+	sl := reserveRec(t, s, r)
+	err := s.Close(true)
+	require.Error(t, err, "Close with a Commit under way")
+	assert.Contains(t, err.Error(), "Commit still under way")
+	sl.Commit(r.Message, r.Encoded) // late: into the mapping Close left
+	c := openT(t, dir, 1<<16)
+	defer c.Close(true)
+	assert.Equal(t, []Record{r}, readAll(c), "committed late, but whole")
+	assert.Equal(t, Damage{}, c.Damage())
+}

@@ -1049,12 +1049,19 @@ func (s *Spool) Close(clean bool) error {
 	if s.ring == nil {
 		return fmt.Errorf("spool: close: %w", ErrClosed)
 	}
-	s.awaitAllCommits()
+	committed := s.awaitAllCommits()
 	if clean {
 		s.putHdr64(hTail, s.tail)
 		s.putHdr64(hClean, 1)
 	}
-	errs := []error{s.disarm(), s.unmap()}
+	errs := []error{s.disarm()}
+	if committed {
+		errs = append(errs, s.unmap())
+	} else {
+		// The mapping stays for the Commit still writing to it (a
+		// goroutine stalled past closeCommitWait), until the process ends.
+		errs = append(errs, fmt.Errorf("spool: close: a Commit still under way after %v: the file stays mapped", closeCommitWait))
+	}
 	if err := s.data.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("spool: close data: %w", err))
 	}
