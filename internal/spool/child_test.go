@@ -108,6 +108,28 @@ func sameSize(seq uint64) Record {
 	return Record{Seq: seq, Time: int64(seq), Message: "evict", Encoded: fmt.Appendf(nil, "%0147d", seq)}
 }
 
+// killWhenReady runs a child in mode on dir, waits for its "ready" line,
+// kills it with SIGKILL at that instant and checks that SIGKILL ended it.
+func killWhenReady(t *testing.T, mode, dir string) {
+	t.Helper()
+	cmd := child(t, mode, dir)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err, "stdout pipe")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start(), "start child")
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the test fails first
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "child's ready line; stderr: %s", stderr.String())
+	require.Equal(t, "ready\n", line, "child's ready line")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL), "SIGKILL the child")
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "child's exit: %v", err)
+	ws := exit.Sys().(syscall.WaitStatus)
+	require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "child killed by SIGKILL: %v", ws)
+}
+
 func child(t *testing.T, mode, dir string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -165,20 +187,7 @@ func TestChildKilledMidAppend(t *testing.T) {
 	for i := range 3 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := child(t, "spin", dir)
-			stdout, err := cmd.StdoutPipe()
-			require.NoError(t, err, "stdout pipe")
-			require.NoError(t, cmd.Start(), "start child")
-			t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the test fails first
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			require.NoError(t, err, "child's ready line")
-			require.Equal(t, "ready\n", line, "child's ready line")
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL), "SIGKILL the child")
-			err = cmd.Wait()
-			var exit *exec.ExitError
-			require.True(t, errors.As(err, &exit), "child's exit: %v", err)
-			ws := exit.Sys().(syscall.WaitStatus)
-			require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "child killed by SIGKILL: %v", ws)
+			killWhenReady(t, "spin", dir)
 
 			s := openT(t, dir, 1<<16)
 			defer s.Close(true)
@@ -202,22 +211,7 @@ func TestChildKilledMidEvict(t *testing.T) {
 	for i := range 4 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := child(t, "evict", dir)
-			stdout, err := cmd.StdoutPipe()
-			require.NoError(t, err, "stdout pipe")
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			require.NoError(t, cmd.Start(), "start child")
-			t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the test fails first
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			require.NoError(t, err, "child's ready line; stderr: %s", stderr.String())
-			require.Equal(t, "ready\n", line, "child's ready line")
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL), "SIGKILL the child")
-			err = cmd.Wait()
-			var exit *exec.ExitError
-			require.True(t, errors.As(err, &exit), "child's exit: %v", err)
-			ws := exit.Sys().(syscall.WaitStatus)
-			require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "child killed by SIGKILL: %v", ws)
+			killWhenReady(t, "evict", dir)
 
 			s := openT(t, dir, 1<<16)
 			defer s.Close(true)

@@ -3,16 +3,12 @@
 package spool
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -222,20 +218,7 @@ func TestAKillAmidConcurrentCommitsLosesOnlyTheWritesInFlight(t *testing.T) {
 	for i := range 5 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := child(t, "commits", dir)
-			stdout, err := cmd.StdoutPipe()
-			require.NoError(t, err, "stdout pipe")
-			require.NoError(t, cmd.Start(), "start child")
-			t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the test fails first
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			require.NoError(t, err, "child's ready line")
-			require.Equal(t, "ready\n", line, "child's ready line")
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL), "SIGKILL the child")
-			err = cmd.Wait()
-			var exit *exec.ExitError
-			require.True(t, errors.As(err, &exit), "child's exit: %v", err)
-			ws := exit.Sys().(syscall.WaitStatus)
-			require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "child killed by SIGKILL: %v", ws)
+			killWhenReady(t, "commits", dir)
 
 			s := openT(t, dir, 1<<16)
 			defer s.Close(true)
