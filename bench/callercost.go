@@ -1,0 +1,141 @@
+package main
+
+// Scenarios 1 and 6: the caller's cost per record, to the fast sink and
+// to a real file, every subject measured in each round in turn.
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+)
+
+// s1Row: scenario 1, caller cost with the fast sink; scenario 6, with a
+// real file. The figures are per record, one for each goroutine count in gs.
+type s1Row struct {
+	sub       subject
+	gs        []int     // goroutines logging at once, per column
+	ns, alloc []float64 // per record, with gs[k] goroutines
+	logged    int64
+	lost      int64
+}
+
+// at is the row's ns and allocations per record with g goroutines, and
+// false if the row has no such column.
+func (r *s1Row) at(g int) (ns, alloc float64, ok bool) {
+	k := slices.Index(r.gs, g)
+	if k < 0 {
+		return 0, 0, false
+	}
+	return r.ns[k], r.alloc[k], true
+}
+
+// s1Goroutines and s6Goroutines are the goroutine counts scenarios 1 and 6
+// measure with.
+var (
+	s1Goroutines = []int{1, 2}
+	s6Goroutines = []int{1, 2, 8}
+)
+
+// perGoroutine is how many records each of g goroutines logs in scenarios
+// 1 and 6: s1Records with one or two; with more, the total of two, shared
+// out, so that the run takes no longer than the two-goroutine one.
+func (sz sizes) perGoroutine(g int) int {
+	if g <= 2 {
+		return sz.s1Records
+	}
+	return 2 * sz.s1Records / g
+}
+
+func (b *bench) scenario1() {
+	subs := append(subjects(), preparedSubjects()...)
+	b.s1 = b.callerCost("scenario 1", subs, s1Goroutines, func() *sink { return newSink(fast) }, func(*sink) {})
+}
+
+// scenario6 is scenario 1 with a real file for the sink, and with eight
+// goroutines besides one and two: one new file per round in a temporary
+// directory, removed after the round.
+func (b *bench) scenario6() {
+	dir, err := os.MkdirTemp("", "asynclog-bench-file-")
+	if err != nil {
+		b.fail("scenario 6: %v", err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	b.fileDir = dir
+	b.s6 = b.callerCost("scenario 6", subjects(), s6Goroutines, func() *sink {
+		s, err := newFileSink(dir)
+		if err != nil {
+			panic(fmt.Sprintf("bench: scenario 6: %v", err)) // the directory was just made
+		}
+		return s
+	}, func(s *sink) {
+		if err := s.Remove(); err != nil {
+			b.fail("scenario 6: %v", err)
+		}
+	})
+}
+
+// callerCost measures the cost per record of every subject in subs, with
+// each goroutine count in gs, each round on a fresh sink from newS, which
+// done disposes of. Each round measures every subject in turn (the rounds
+// interleaved), and a row is the median of the rounds: the machine's speed
+// drifts, and a ratio between two rows must not read the drift.
+func (b *bench) callerCost(scenario string, subs []subject, gs []int, newS func() *sink, done func(*sink)) []s1Row {
+	rows := make([]s1Row, len(subs))
+	ns := make([][][]float64, len(subs)) // by subject, goroutine count, round
+	allocs := make([][][]float64, len(subs))
+	for i, sub := range subs {
+		rows[i] = s1Row{sub: sub, gs: gs, ns: make([]float64, len(gs)), alloc: make([]float64, len(gs))}
+		ns[i], allocs[i] = make([][]float64, len(gs)), make([][]float64, len(gs))
+	}
+	for k, g := range gs {
+		for range s1Rounds {
+			for i, sub := range subs {
+				n, a := b.callerCostRound(scenario, sub, g, newS, done, &rows[i])
+				ns[i][k] = append(ns[i][k], n)
+				allocs[i][k] = append(allocs[i][k], a)
+			}
+		}
+	}
+	for i := range rows {
+		row := &rows[i]
+		var line strings.Builder
+		for k, g := range gs {
+			row.ns[k], row.alloc[k] = median(ns[i][k]), median(allocs[i][k])
+			fmt.Fprintf(&line, "  %8.0f ns/rec %5.2f allocs/rec (%d)", row.ns[k], row.alloc[k], g)
+		}
+		b.progress("%s: %-32s%s", scenario, row.sub.name, line.String())
+	}
+	return rows
+}
+
+// callerCostRound is one round of callerCost for one subject with g
+// goroutines, on a fresh instance: it returns ns and allocations per
+// record, and adds what was logged and lost to row.
+func (b *bench) callerCostRound(scenario string, sub subject, g int, newS func() *sink, done func(*sink), row *s1Row) (ns, allocs float64) {
+	s := newS()
+	in := sub.open(s, b.env)
+	warm := drive(in.log, load{producers: 1, records: max(b.sz.s1Records/10, 100)})
+	runtime.GC()
+	res := drive(in.log, load{producers: g, records: b.sz.perGoroutine(g)})
+	c := closeWithin(in, b.sz.closeLimit)
+	b.closeNote(scenario, sub, c)
+	logged := warm.logged + res.logged
+	n := float64(res.logged)
+	row.logged += logged
+	row.lost += logged - s.Delivered()
+	b.verify(scenario, sub, in, s, logged, false)
+	done(s)
+	return float64(res.elapsed.Nanoseconds()) / n, float64(res.mallocs) / n
+}
+
+// s1Rounds is how many times scenario 1 measures each case.
+const s1Rounds = 3
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
