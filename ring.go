@@ -116,7 +116,7 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 	s.liveBytes += need - 1
 	m.n++
 	m.bytes += need - 1
-	return pending{s: s, i: i, off: off}
+	return pending{s: s, i: uint64(i), off: uint64(off)}
 }
 
 // newSegment returns an empty segment whose buf holds at least need bytes.

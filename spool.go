@@ -202,7 +202,7 @@ func (p *spoolStore) push(seq uint64, rec Record, _ bool) pending {
 		return pending{} // the queue called fits first: it has room
 	}
 	pos, word := sl.Place()
-	return pending{sp: p.s, i: int(pos), off: int(word)}
+	return pending{sp: p.s, i: pos, off: word}
 }
 
 func (p *spoolStore) evictBelow(keep slog.Level) (slog.Level, bool) {

@@ -102,7 +102,7 @@ type recMeta struct {
 // once it has unlocked the queue. The zero pending has nothing left to do.
 type pending struct {
 	s      *segment
-	i, off int // the record's index in s, and its room in s.buf; in a spool, its place (spool.Slot.Place)
+	i, off uint64 // the record's index in s, and its room in s.buf; in a spool, its place (spool.Slot.Place), 64 bits wide on every platform
 	sp     *spool.Spool
 }
 
@@ -112,12 +112,12 @@ func (p pending) write(rec Record) {
 	s := p.s
 	if s == nil {
 		if p.sp != nil {
-			p.sp.CommitPlace(uint64(p.i), uint64(p.off), rec.Message, rec.Encoded)
+			p.sp.CommitPlace(p.i, p.off, rec.Message, rec.Encoded)
 		}
 		return
 	}
 	n := len(rec.Encoded)
-	dst := s.buf[p.off : p.off+n+1]
+	dst := s.buf[p.off : p.off+uint64(n)+1]
 	copy(dst, rec.Encoded)
 	dst[n] = '\n'
 	rec.Encoded = dst[:n:n]
