@@ -45,7 +45,11 @@ func levelBucket(l slog.Level) int {
 // says. It never calls OnError: that would run the user's code on the log
 // call.
 func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
+	if !mustWait && q.tryFast(rec, raw) {
+		return true
+	}
 	q.mu.Lock()
+	q.closeFastLocked() // the decisions below need the store's exact state
 	q.enqueued++
 	switch {
 	case q.stoppingLocked():
@@ -125,7 +129,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 	}
 	w := &roomWaiter{rec: rec, raw: raw, mustWait: mustWait, ready: make(chan struct{})}
 	q.waiters = append(q.waiters, w)
-	if q.parked && !q.pacing {
+	if q.sleep.Load() != sleepAwake && !q.pacing {
 		q.nudgeLocked() // a lingering consumer takes what is there now
 	}
 	d := q.opts.BlockTimeout
@@ -142,7 +146,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 			return w.accepted
 		case <-t.C:
 		}
-		q.mu.Lock()
+		q.lock()
 		select {
 		case <-w.ready: // decided while we took the lock
 			q.mu.Unlock()
@@ -243,6 +247,7 @@ func (q *queue) admitLocked() {
 // for the log call to return.
 func (q *queue) acceptLocked(rec Record, raw bool) bool {
 	p, wake := q.pushLocked(rec, raw)
+	q.openFastLocked()
 	q.mu.Unlock()
 	p.write(rec)
 	if wake {
@@ -251,15 +256,6 @@ func (q *queue) acceptLocked(rec Record, raw bool) bool {
 	return true
 }
 
-// wakeMode says what the parked consumer wants to be nudged for.
-type wakeMode uint8
-
-const (
-	wakeOnRecord wakeMode = iota // any record: the queue was empty
-	wakeOnBatch                  // the store half full (store.pressing): it lingers, and its timer wakes it
-	wakeNever                    // nothing a log call brings: it waits out MinInterval
-)
-
 // pushLocked reserves the record's place in the store and returns what is
 // left to copy. If the parked consumer waits for it, it marks the consumer
 // awake and reports that the caller must signal it (after Unlock, or at
@@ -267,16 +263,15 @@ const (
 func (q *queue) pushLocked(rec Record, raw bool) (pending, bool) {
 	p := q.store.push(q.seq, rec, raw)
 	q.seq++
-	if q.parked && (q.wakeOn == wakeOnRecord || (q.wakeOn == wakeOnBatch && q.store.pressing())) {
-		q.parked = false
-		return p, true
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && q.store.pressing() {
+		return p, q.sleep.CompareAndSwap(m, sleepAwake) // else a lock-free log call woke it
 	}
 	return p, false
 }
 
 // nudgeLocked wakes the parked consumer.
 func (q *queue) nudgeLocked() {
-	q.parked = false
+	q.sleep.Store(sleepAwake)
 	q.signal()
 }
 

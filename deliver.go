@@ -260,7 +260,7 @@ func (q *queue) retryWait(d time.Duration) bool {
 	defer t.Stop()
 	stopped := q.stopped
 	for {
-		q.mu.Lock()
+		q.lock()
 		sctx := q.shutdownCtx
 		q.mu.Unlock()
 		if sctx != nil {

@@ -53,7 +53,7 @@ func (q *queue) run(startErrs []error) {
 		q.report(err)
 	}
 	for {
-		q.mu.Lock()
+		q.lock()
 		c.settleLocked()
 		if !c.waitLocked() {
 			q.mu.Unlock()
@@ -128,7 +128,7 @@ func (c *consumer) waitLocked() bool {
 			if q.stoppingLocked() {
 				return false
 			}
-			q.parkLocked(wakeOnRecord, time.Time{}, false, &c.timer)
+			q.parkLocked(sleepOnRecord, time.Time{}, false, &c.timer)
 			continue
 		}
 		if q.stoppingLocked() || len(q.flushes) > 0 {
@@ -136,10 +136,10 @@ func (c *consumer) waitLocked() bool {
 		}
 		now := time.Now()
 		var until time.Time
-		mode, pacing := wakeOnRecord, false
+		mode, pacing := sleepOnRecord, false
 		if o.MinInterval > 0 && !c.lastEnd.IsZero() {
 			if t := c.lastEnd.Add(o.MinInterval); now.Before(t) {
-				until, mode, pacing = t, wakeNever, true
+				until, mode, pacing = t, sleepNever, true
 			}
 		}
 		if o.FlushInterval > 0 && len(q.waiters) == 0 && !q.store.ready() {
@@ -148,8 +148,8 @@ func (c *consumer) waitLocked() bool {
 			}
 			if t := c.firstSeen.Add(o.FlushInterval); now.Before(t) {
 				until = later(until, t)
-				if mode == wakeOnRecord {
-					mode = wakeOnBatch
+				if mode == sleepOnRecord {
+					mode = sleepOnBatch
 				}
 			}
 		}
@@ -176,8 +176,19 @@ func later(a, b time.Time) time.Time {
 // Only the log call that brings what the consumer waits for pays for waking
 // it (a non-blocking send on a one-slot channel); records gather while it
 // sleeps, and it takes them in one batch under one lock.
-func (q *queue) parkLocked(mode wakeMode, until time.Time, pacing bool, timer **time.Timer) {
-	q.parked, q.wakeOn, q.pacing = true, mode, pacing
+func (q *queue) parkLocked(mode uint32, until time.Time, pacing bool, timer **time.Timer) {
+	q.pacing = pacing
+	q.sleep.Store(mode)
+	// A lock-free log call that reserved since the caller's fold saw the
+	// consumer awake and did not wake it: fold again now that it sleeps
+	// (the store of sleep comes first, so either this fold sees the
+	// reservation or the log call sees sleep).
+	q.syncLocked()
+	if mode == sleepOnRecord && q.store.queued() > 0 || mode == sleepOnBatch && q.store.pressing() {
+		q.sleep.Store(sleepAwake)
+		q.pacing = false
+		return // the caller looks again
+	}
 	q.mu.Unlock()
 	var tc <-chan time.Time
 	if !until.IsZero() {
@@ -197,8 +208,9 @@ func (q *queue) parkLocked(mode wakeMode, until time.Time, pacing bool, timer **
 	if tc != nil {
 		(*timer).Stop()
 	}
-	q.mu.Lock()
-	q.parked, q.pacing = false, false
+	q.lock()
+	q.sleep.Store(sleepAwake)
+	q.pacing = false
 }
 
 // noticesDue are the notices that open the next batch: the drops since
@@ -217,6 +229,7 @@ func (c *consumer) takeLocked() noticesDue {
 	q := c.q
 	d := noticesDue{drops: q.drops, fails: c.failuresDueLocked()}
 	q.drops = droppedTally{}
+	q.closeFastLocked() // the batch may be the leased segment
 	c.seg = q.store.take()
 	m := 0
 	if c.seg != nil {
@@ -228,6 +241,7 @@ func (c *consumer) takeLocked() noticesDue {
 	if len(q.waiters) > 0 {
 		q.admitLocked()
 	}
+	q.openFastLocked()
 	return d
 }
 

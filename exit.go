@@ -126,7 +126,7 @@ func drainRegistered() {
 func flushRegistered(start time.Time) {
 	eachRegistered(start, func(ctx context.Context, q *queue) {
 		if err := q.flush(ctx, true); errors.Is(err, context.DeadlineExceeded) {
-			q.mu.Lock()
+			q.lock()
 			n := q.store.queued() + q.inflight + len(q.waiters)
 			q.mu.Unlock()
 			fmt.Fprintf(os.Stderr, "asynclog: exit: %d %s still queued at CloseTimeout (%v) and lost\n", n, plural(n, "record", "records"), q.opts.CloseTimeout)

@@ -27,7 +27,7 @@ func (q *queue) flush(ctx context.Context, keep bool) error {
 	if q.fromConsumer() {
 		return fmt.Errorf("asynclog: flush: %w", ErrReentrant)
 	}
-	q.mu.Lock()
+	q.lock()
 	if q.stoppingLocked() {
 		q.mu.Unlock()
 		return ErrClosed
@@ -43,7 +43,7 @@ func (q *queue) flush(ctx context.Context, keep bool) error {
 	}
 	w := &flushWait{target: q.seq, keep: keep, ready: make(chan struct{})}
 	q.flushes = append(q.flushes, w)
-	if q.parked {
+	if q.sleep.Load() != sleepAwake {
 		q.nudgeLocked()
 	}
 	q.mu.Unlock()
@@ -51,7 +51,7 @@ func (q *queue) flush(ctx context.Context, keep bool) error {
 	select {
 	case <-w.ready:
 	case <-ctx.Done():
-		q.mu.Lock()
+		q.lock()
 		select {
 		case <-w.ready: // answered meanwhile: that answer stands
 		default:
@@ -69,7 +69,7 @@ func (q *queue) flush(ctx context.Context, keep bool) error {
 	if w.err != nil {
 		return w.err
 	}
-	q.mu.Lock()
+	q.lock()
 	defer q.mu.Unlock()
 	return q.loss.since(base, w.loss)
 }

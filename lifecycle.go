@@ -55,14 +55,15 @@ func (q *queue) shutdownNoUnregister(ctx context.Context) error {
 // began before Shutdown, so they still get room). It reports whether this
 // call began it.
 func (q *queue) beginShutdown(ctx context.Context) bool {
-	q.mu.Lock()
+	q.lock()
 	defer q.mu.Unlock()
 	if q.stoppingLocked() {
 		return false
 	}
 	q.shutdownCtx = ctx
+	q.closeFastLocked() // records from here on are refused, under the mutex
 	close(q.stopped)
-	if q.parked {
+	if q.sleep.Load() != sleepAwake {
 		q.nudgeLocked()
 	}
 	return true
@@ -130,7 +131,8 @@ func (q *queue) awaitAbandoned(ctx context.Context, grace time.Duration) error {
 // answered, and the Write in flight is cancelled. It reports whether
 // anything was left to abandon.
 func (q *queue) abandon(ctx context.Context) bool {
-	q.mu.Lock()
+	q.lock()
+	q.closeFastLocked()
 	lost, kept := q.store.abandon(q.inflight)
 	for _, w := range q.waiters {
 		w.accepted = false
@@ -193,7 +195,7 @@ func (q *queue) joined() error {
 // resultNow is Shutdown's result: the losses since the last Flush that
 // the drain or its abandonment left.
 func (q *queue) resultNow() error {
-	q.mu.Lock()
+	q.lock()
 	defer q.mu.Unlock()
 	if q.result == nil {
 		q.result = q.loss.since(q.loss.reported, q.lossNowLocked())
@@ -218,7 +220,7 @@ func (q *queue) fromConsumer() bool {
 
 // finish runs on the consumer's way out: it closes the sinks once.
 func (q *queue) finish() {
-	q.mu.Lock()
+	q.lock()
 	ctx := q.shutdownCtx
 	q.mu.Unlock()
 	if ctx == nil {
@@ -239,7 +241,7 @@ func (q *queue) finish() {
 // forgotten runs as the cleanup of a Queue that became unreachable without
 // Shutdown: it drains and stops the consumer in the background.
 func (q *queue) forgotten() {
-	q.mu.Lock()
+	q.lock()
 	stopping := q.stoppingLocked()
 	q.mu.Unlock()
 	if !stopping {

@@ -48,7 +48,7 @@ func (q *queue) logEnc(rec Record, raw, sync bool) error {
 
 // closing reports whether Shutdown has begun.
 func (q *queue) closing() bool {
-	q.mu.Lock()
+	q.lock()
 	defer q.mu.Unlock()
 	return q.stoppingLocked()
 }

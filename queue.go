@@ -59,9 +59,15 @@ type Stats struct {
 // state table says, for each field, who writes it and why no other field
 // could tell the same.
 type queue struct {
-	// mu and admission's first fields, which every log call writes, share
-	// the queue's first cache line (a queue is over 512 bytes, so the
-	// allocator places it on a 64-byte boundary).
+	// What every log call reads, and only a lock holder writes (once per
+	// batch, not per record), has the queue's first cache line (a queue is
+	// over 512 bytes, so the allocator places it on a 64-byte boundary).
+	fast  atomic.Pointer[segment] // the leased segment (lease.go), nil while the lease is closed
+	sleep atomic.Uint32           // what the parked consumer waits for (sleepOnRecord...); sleepAwake if not parked or already woken
+	_     [52]byte
+
+	// mu and admission's first fields, which a log call under the mutex
+	// writes, share the second.
 	mu sync.Mutex
 	admission
 	sink Sink
@@ -90,16 +96,13 @@ type admission struct {
 }
 
 // handshake is between the consumer and those who wait on it: what it has
-// taken and settled, and how it sleeps. The consumer writes all but
-// flushes (Flush adds and removes its own) and parked (a log call that
-// wakes it clears it).
+// taken and settled, and how it sleeps (and queue.sleep). The consumer
+// writes all but flushes (Flush adds and removes its own).
 type handshake struct {
 	released uint64        // records the consumer has taken from the store: a waiter's sign of progress
 	settled  uint64        // every record with a sequence number below it is settled: Flush's barrier
 	inflight int           // records in the batch being written
-	parked   bool          // the consumer sleeps on wake ...
-	wakeOn   wakeMode      // ... and wants a nudge for this
-	pacing   bool          // ... and it is waiting out MinInterval on purpose
+	pacing   bool          // the consumer sleeps, waiting out MinInterval on purpose
 	wake     chan struct{} // one slot: nudges the parked consumer
 	flushes  []*flushWait  // Flush calls waiting for their barrier
 }
@@ -174,7 +177,7 @@ func (q *Queue) Stats() Stats {
 
 // statsNow is a snapshot of the counters, Queued derived.
 func (q *queue) statsNow() Stats {
-	q.mu.Lock()
+	q.lock()
 	s := q.stats
 	s.Enqueued = q.enqueued
 	s.Queued = q.store.queued() + q.inflight + len(q.waiters)

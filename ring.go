@@ -18,8 +18,8 @@ var _ store = (*memStore)(nil)
 // sealed. The consumer takes the oldest segment whole, sealed or not: one
 // batch, held apart from the bounds while it is written.
 type memStore struct {
-	// What a log call reads and writes comes first: one cache line (the
-	// padding below makes a memStore 192 bytes, which the allocator places
+	// What a log call under the mutex reads and writes comes first: one cache line (the
+	// padding below makes a memStore 256 bytes, which the allocator places
 	// on a 64-byte boundary).
 	n      int        // live records in segs
 	bytes  int        // their encodings' bytes
@@ -43,7 +43,10 @@ type memStore struct {
 	// retrim holds segments that trim could not copy down because a log
 	// call was still copying into them: the next eviction tries again.
 	retrim []*segment
-	_      [16]byte // to 192 bytes: see the first field
+
+	lease    *segment // the open segment while leased (lease.go), else nil
+	leaseGen uint64   // leases so far: the generation in the reservation word
+	_        [64]byte // to 256 bytes: see the first field
 }
 
 // memBytesPerRecord is the room per record that a segment's buf starts with.
@@ -73,6 +76,9 @@ func (m *memStore) ready() bool {
 func (m *memStore) pressing() bool { return 2*m.n >= m.size || 2*m.bytes >= m.max }
 
 func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
+	if m.lease != nil {
+		panic("asynclog: push into a leased segment") // the queue closes the lease first
+	}
 	need := len(rec.Encoded) + 1
 	var s *segment
 	if m.active {
@@ -108,6 +114,9 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 		m.active = true
 	}
 	i, off := s.n, s.off
+	if i == 0 {
+		s.base = seq // its records are numbered base+i (lease.go)
+	}
 	s.n++
 	s.off += need
 	mt := &s.meta[i]
@@ -143,6 +152,9 @@ func (m *memStore) read(*segment) {}
 func (m *memStore) oldestSeq() (uint64, bool) {
 	for _, s := range m.segs {
 		if s.live > 0 {
+			if s.leased { // numbered in order: no need to wait for its meta
+				return s.base + uint64(s.first), true
+			}
 			return s.meta[s.first].seq, true
 		}
 	}
@@ -206,7 +218,7 @@ func (m *memStore) evictBelow(keep slog.Level) (slog.Level, bool) {
 			started, i = true, max(m.curI, s.first)
 		}
 		for ; i < s.n; i++ {
-			if s.meta[i].dead || s.meta[i].level >= keep {
+			if mt := s.metaOf(i); mt.dead || mt.level >= keep {
 				continue
 			}
 			l := s.meta[i].level
@@ -233,7 +245,7 @@ func (m *memStore) evict(k int, s *segment, i int) {
 	m.n--
 	m.bytes -= size
 	m.curSeg, m.curI = s, i+1
-	for s.first < s.n && s.meta[s.first].dead {
+	for s.first < s.n && s.metaOf(s.first).dead {
 		s.first++
 	}
 	if s.live == 0 && !(m.active && k == len(m.segs)-1) {

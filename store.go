@@ -51,6 +51,14 @@ type store interface {
 	// release says the last batch taken is settled; seg is handed back for
 	// reuse (nil if the consumer kept nothing).
 	release(n int, seg *segment)
+	// sync folds the reservations made without the mutex under a lease
+	// (lease.go) into the store's counts, and returns how many records
+	// they added; closeLease ends the lease, folding its last ones; and
+	// openLease leases the open segment, returning it (nil if the store
+	// does not lease, or the segment has no room).
+	sync() uint64
+	closeLease() uint64
+	openLease() *segment
 	// abandon gives up at Shutdown's deadline, with inflight records in
 	// the sink's hands: it returns how many records are lost, and how
 	// many stay stored for the next start.
@@ -61,8 +69,9 @@ type store interface {
 // encodings sit back to back in buf, each followed by a newline, so a
 // segment whose records are all delivered is one newline-separated block.
 //
-// Under queue.mu a log call reserves the next record: its meta and its
-// room in buf. After Unlock it writes its Record (with Encoded pointing at
+// A log call reserves the next record, under queue.mu (its meta and its
+// room in buf) or with a CAS on res while the segment is leased (lease.go;
+// its meta then comes after). After Unlock it writes its Record (with Encoded pointing at
 // that room), copies its bytes there and sets meta.done: the copy,
 // proportional to the record, is out of the lock that other log calls
 // wait for. The consumer takes a
@@ -70,22 +79,33 @@ type store interface {
 // done for a copy still under way (a few nanoseconds' work, unless the
 // writer was descheduled in the middle).
 type segment struct {
-	// What a log call's reservation reads and writes comes first: one
-	// cache line (a segment is 128 bytes, allocated on a 128-byte boundary).
-	n         int // records reserved
-	off       int // bytes of buf reserved
-	live      int // records not evicted
-	liveBytes int // their encodings' bytes
-	buf       []byte
+	// The lease (lease.go): what a lock-free log call reads and CASes
+	// comes first, one cache line; a segment is allocated on a 64-byte
+	// boundary. Only res is written while the segment is leased.
+	res   atomic.Uint64 // while leased: the reservations, packed (lease.go)
+	lim   atomic.Uint64 // while leased: how far reservations may go (packed)
+	press atomic.Uint64 // while leased: from where a reservation wakes a lingering consumer (packed)
+	base  uint64        // the sequence number of record 0: records are numbered in order
+	buf   []byte
 	// gen is the segment's use: a record is done once its meta.done holds
 	// it. Reuse moves it on, so that the consumer need not write to every
 	// record's meta (a cache line the next log calls would pull back).
-	gen uint32
+	gen  uint32
+	_    [4]byte
+	recs []Record  // the records, as many as a segment holds: their slice headers never change
+	meta []recMeta // beside recs
+	_    [16]byte  // the fields below start the third cache line
 
-	recs  []Record  // the records, as many as a segment holds: their slice headers never change
-	meta  []recMeta // beside recs
-	first int       // index of the oldest live record (or len(recs))
-	dead  int       // records evicted
+	// Written under queue.mu only: while the segment is leased they lag
+	// behind res until memStore.fold.
+	n         int      // records reserved
+	off       int      // bytes of buf reserved
+	live      int      // records not evicted
+	liveBytes int      // their encodings' bytes
+	first     int      // index of the oldest live record (or len(recs))
+	dead      int      // records evicted
+	leased    bool     // leased since its last reset: a record's meta may still be on its way
+	_         [15]byte // to 192 bytes, a size class of 64-byte multiples
 }
 
 // recMeta is what the queue keeps of a record beside its Record.
@@ -132,6 +152,16 @@ func (s *segment) wait(i int) {
 	}
 }
 
+// metaOf returns record i's meta, once its log call has written it if the
+// segment was leased: a lock-free log call writes its meta after its
+// reservation (lease.go), where push writes it under the mutex.
+func (s *segment) metaOf(i int) *recMeta {
+	if s.leased {
+		s.wait(i)
+	}
+	return &s.meta[i]
+}
+
 // isDone reports whether the log call has written record i.
 func (s *segment) isDone(i int) bool { return s.meta[i].done.Load() == s.gen }
 
@@ -140,5 +170,6 @@ func (s *segment) isDone(i int) bool { return s.meta[i].done.Load() == s.gen }
 // records' messages reachable, at most a batch's worth).
 func (s *segment) reset() {
 	s.gen++
+	s.leased = false
 	s.n, s.off, s.first, s.live, s.liveBytes, s.dead = 0, 0, 0, 0, 0, 0
 }

@@ -1,0 +1,233 @@
+package asynclog
+
+// The lease: a log call's way into the queue without its mutex. While the
+// store's open segment is leased, a log call reserves its record's place
+// there with one compare-and-swap on the segment's reservation word (the
+// BPF ring buffer's reservation, with a CAS where the kernel takes a
+// spinlock), writes it outside any lock, and marks it done, as a record
+// reserved under the mutex is. Everything else goes through the mutex:
+// a record that does not fit, a synchronous one, one that must wait behind
+// others, and all of the consumer's, Flush's and Shutdown's work.
+//
+// The lease holds while the queue needs no decision a lock-free call
+// cannot make: it is open only while no log call waits for room and
+// Shutdown has not begun, and only within bounds set under the mutex (lim:
+// the room that Size and MaxBytes leave, at the last fold). Whoever needs
+// the queue's exact state takes the mutex and folds the reservations made
+// since the last fold into the store's counts and the queue's numbering
+// (queue.lock); whoever changes the store's segments, or must decide on
+// room, first closes the lease (closeFastLocked), which a CAS does at once:
+// a reservation either came before it, and is folded, or fails and takes
+// the mutex.
+//
+// The numbers stay those of the mutex path: a leased segment's records are
+// numbered base+i, in the order of their reservations, which is the order
+// in which they are delivered; Flush's barrier is the numbering at its
+// fold, which counts every reservation made before it.
+
+// The reservation word: closed (bit 63), the lease's generation (15 bits,
+// so that a CAS prepared under one lease fails under the next one of the
+// same segment), records reserved (16 bits) and bytes reserved (32 bits).
+const (
+	resClosed  = 1 << 63
+	resGenBits = 15
+	resNMax    = 1<<16 - 1
+	resOffMax  = 1<<32 - 1
+)
+
+func packRes(gen, n, off uint64) uint64 {
+	return (gen&(1<<resGenBits-1))<<48 | n<<32 | off
+}
+
+func unpackRes(r uint64) (n, off uint64) { return r >> 32 & resNMax, r & resOffMax }
+
+// packPair packs two bounds of at most 32 bits each (lim and press).
+func packPair(a, b uint64) uint64 { return min(a, resOffMax)<<32 | min(b, resOffMax) }
+
+// tryFast reserves rec's place in the leased segment without the mutex and
+// writes it there. It reports false, having done nothing, if there is no
+// lease, it is closed, or the record does not fit within its bounds: the
+// caller then takes the mutex.
+func (q *queue) tryFast(rec Record, raw bool) bool {
+	s := q.fast.Load()
+	if s == nil {
+		return false
+	}
+	need := uint64(len(rec.Encoded)) + 1
+	var i, off uint64
+	for {
+		r := s.res.Load()
+		if r&resClosed != 0 {
+			return false
+		}
+		lim := s.lim.Load() // after res: a lease's bounds are set before its word
+		n, o := unpackRes(r)
+		nn, no := n+1, o+need
+		if nn > lim>>32 || no-nn > lim&resOffMax || no > uint64(len(s.buf)) {
+			return false
+		}
+		if s.res.CompareAndSwap(r, r+1<<32+need) {
+			i, off = n, o
+			break
+		}
+	}
+	mt := &s.meta[i]
+	mt.seq, mt.level, mt.size, mt.dead, mt.raw = s.base+i, rec.Level, int(need-1), false, raw
+	pending{s: s, i: i, off: off}.write(rec)
+	// Wake the consumer if it sleeps waiting for this: any record, or the
+	// store half full (press, as for store.pressing).
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && pressed(s.press.Load(), i+1, off+need) {
+		if q.sleep.CompareAndSwap(m, sleepAwake) {
+			q.signal()
+		}
+	}
+	return true
+}
+
+// pressed reports whether a leased segment filled to n records and off
+// bytes makes the store half full.
+func pressed(press, n, off uint64) bool {
+	return n >= press>>32 || off-n >= press&resOffMax
+}
+
+// What the consumer sleeps waiting for (queue.sleep): a log call that
+// brings it clears it and wakes the consumer.
+const (
+	sleepAwake    uint32 = iota // not sleeping, or already woken
+	sleepOnRecord               // any record: the queue was empty
+	sleepOnBatch                // the store half full (store.pressing): it lingers, and its timer wakes it
+	sleepNever                  // nothing a log call brings: it waits out MinInterval
+)
+
+// lock takes the queue's mutex and folds the lock-free reservations made
+// since the last fold, so that the store's counts, seq and enqueued are
+// exact as of now.
+func (q *queue) lock() {
+	q.mu.Lock()
+	q.syncLocked()
+}
+
+// syncLocked folds the lease's reservations into the queue's numbering.
+func (q *queue) syncLocked() {
+	if q.fast.Load() == nil {
+		return
+	}
+	if n := q.store.sync(); n > 0 {
+		q.seq += n
+		q.enqueued += n
+	}
+}
+
+// closeFastLocked ends the lease: from here on every log call takes the
+// mutex, and the store's counts are exact while it is held.
+func (q *queue) closeFastLocked() {
+	if q.fast.Load() == nil {
+		return
+	}
+	q.fast.Store(nil)
+	if n := q.store.closeLease(); n > 0 {
+		q.seq += n
+		q.enqueued += n
+	}
+}
+
+// openFastLocked leases the store's open segment, if the queue can take
+// records without a decision: nobody waits for room, Shutdown has not
+// begun, and there is room.
+func (q *queue) openFastLocked() {
+	if q.fast.Load() != nil || len(q.waiters) > 0 || q.stoppingLocked() {
+		return
+	}
+	if s := q.store.openLease(); s != nil {
+		q.fast.Store(s)
+	}
+}
+
+// sync folds the lease's reservations into the store's counts and returns
+// how many records they added.
+func (m *memStore) sync() uint64 {
+	if m.lease == nil {
+		return 0
+	}
+	dn := m.fold()
+	m.setBounds(m.lease)
+	return dn
+}
+
+// fold counts the leased segment's reservations made since the last fold.
+func (m *memStore) fold() uint64 {
+	s := m.lease
+	n, off := unpackRes(s.res.Load())
+	dn := int(n) - s.n
+	if dn == 0 {
+		return 0
+	}
+	db := (int(off) - int(n)) - (s.off - s.n)
+	s.n, s.off = int(n), int(off)
+	s.live += dn
+	s.liveBytes += db
+	m.n += dn
+	m.bytes += db
+	return uint64(dn)
+}
+
+// setBounds sets how far the leased segment s may be reserved: to its own
+// end, and to the room Size and MaxBytes leave; and from where a
+// reservation makes the store half full (pressing). Both are absolute in
+// the segment's counts, so a bound set earlier stays true while
+// reservations go on: room only grows under the mutex.
+func (m *memStore) setBounds(s *segment) {
+	limN := max(s.n, min(len(s.recs), s.n+m.size-m.n))
+	limB := max(s.off-s.n, s.off-s.n+m.max-m.bytes)
+	if v := packPair(uint64(limN), uint64(limB)); s.lim.Load() != v {
+		s.lim.Store(v)
+	}
+	pressN := max(0, s.n-m.n+(m.size+1)/2)
+	pressB := max(0, s.off-s.n-m.bytes+(m.max+1)/2)
+	if v := packPair(uint64(pressN), uint64(pressB)); s.press.Load() != v {
+		s.press.Store(v)
+	}
+}
+
+// closeLease ends the lease, folding its last reservations: a reservation
+// after the close fails, and its log call takes the mutex.
+func (m *memStore) closeLease() uint64 {
+	if m.lease == nil {
+		return 0
+	}
+	s := m.lease
+	for {
+		r := s.res.Load()
+		if r&resClosed != 0 || s.res.CompareAndSwap(r, r|resClosed) {
+			break
+		}
+	}
+	dn := m.fold()
+	m.lease = nil
+	return dn
+}
+
+// openLease leases the open segment if it has room and the lease's word
+// can count it; it returns the segment, or nil. Its records are numbered
+// from its base, set by push with its first record.
+func (m *memStore) openLease() *segment {
+	if m.lease != nil || !m.active {
+		return nil
+	}
+	s := m.segs[len(m.segs)-1]
+	if len(s.recs) > resNMax || len(s.buf) > resOffMax || s.n >= len(s.recs) || s.off >= len(s.buf) || m.n >= m.size || m.bytes >= m.max {
+		return nil
+	}
+	m.leaseGen++
+	s.leased = true
+	m.setBounds(s)
+	s.res.Store(packRes(m.leaseGen, uint64(s.n), uint64(s.off)))
+	m.lease = s
+	return s
+}
+
+// The spool keeps its records in a file: every log call takes the mutex,
+// and its reservation there is short (internal/spool's Reserve).
+func (p *spoolStore) sync() uint64        { return 0 }
+func (p *spoolStore) closeLease() uint64  { return 0 }
+func (p *spoolStore) openLease() *segment { return nil }

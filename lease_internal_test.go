@@ -1,0 +1,153 @@
+package asynclog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestLockFreeLogCallsNeverOverfillTheStore floods a small queue from 8
+// producers through the lease while the sink lets one batch through at a
+// time, so that the lease is closed and reopened at its bounds thousands
+// of times: between batches, the records held (folded under the mutex)
+// never exceed Size or MaxBytes, and at the end every record is delivered
+// or counted dropped, each producer's delivered records once and in order.
+func TestLockFreeLogCallsNeverOverfillTheStore(t *testing.T) {
+	const (
+		producers = 8
+		each      = 3000
+		size      = 100
+		maxBytes  = 6000
+	)
+	tokens := make(chan struct{})
+	var mu sync.Mutex
+	got := make(map[int][]int) // producer -> record numbers, in delivery order
+	sink := SinkFunc(func(_ context.Context, batch []Record) error {
+		<-tokens
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range batch {
+			var p, i int
+			if _, err := fmt.Sscanf(string(r.Encoded), "p=%d i=%d", &p, &i); err != nil {
+				continue // a drop notice
+			}
+			got[p] = append(got[p], i)
+		}
+		return nil
+	})
+	pub, err := NewQueue(sink, Options{Size: size, MaxBytes: maxBytes, BatchSize: 16, OnFull: DropNewest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := pub.q
+	m := q.store.(*memStore)
+	var wg sync.WaitGroup
+	var left atomic.Int32
+	left.Store(producers)
+	for p := range producers {
+		wg.Go(func() {
+			defer left.Add(-1)
+			w := NewWriter(pub)
+			pad := strings.Repeat("x", 10+p*20)
+			for i := range each {
+				if _, err := fmt.Fprintf(w, "p=%d i=%d pad=%s\n", p, i, pad[:(i*7)%len(pad)]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	checks, leased := 0, 0
+	for left.Load() > 0 {
+		if q.fast.Load() != nil {
+			leased++
+		}
+		q.lock()
+		n, b := m.n, m.bytes
+		q.mu.Unlock()
+		if n > size || b > maxBytes {
+			t.Fatalf("the store holds %d records, %d bytes: bounds %d, %d", n, b, size, maxBytes)
+		}
+		checks++
+		select {
+		case tokens <- struct{}{}:
+		default:
+		}
+	}
+	wg.Wait()
+	close(tokens) // every later Write goes through
+	if err := pub.Close(); err != nil && !strings.Contains(err.Error(), "dropped") {
+		t.Fatal(err)
+	}
+	s := pub.Stats()
+	if s.Enqueued != producers*each || s.Delivered+s.Dropped != s.Enqueued || s.Queued != 0 {
+		t.Fatalf("stats do not add up: %+v", s)
+	}
+	delivered := 0
+	for p, is := range got {
+		for k := 1; k < len(is); k++ {
+			if is[k] <= is[k-1] {
+				t.Fatalf("producer %d: record %d delivered after %d", p, is[k], is[k-1])
+			}
+		}
+		delivered += len(is)
+	}
+	if uint64(delivered) != s.Delivered {
+		t.Fatalf("the sink got %d records, Stats.Delivered says %d", delivered, s.Delivered)
+	}
+	if s.Dropped == 0 || delivered == 0 {
+		t.Fatalf("the flood neither filled the queue nor got through: %+v", s)
+	}
+	if leased == 0 {
+		t.Fatal("the lease was never open")
+	}
+	t.Logf("%d checks, %d with the lease open; %d delivered, %d dropped", checks, leased, delivered, s.Dropped)
+}
+
+// TestTheLogCallThatFillsHalfTheStoreWakesTheLingeringConsumer logs
+// records one at a time into a queue whose consumer lingers for an hour
+// (FlushInterval) once it sees records: only the log call that makes the
+// store half full can wake it, and that call is a lock-free one. Either
+// it sees the consumer asleep, or the consumer's second look sees its
+// record; else the batch waits for the hour and the test fails.
+func TestTheLogCallThatFillsHalfTheStoreWakesTheLingeringConsumer(t *testing.T) {
+	const size, rounds = 64, 300
+	got := make(chan int, size)
+	sink := SinkFunc(func(_ context.Context, batch []Record) error {
+		got <- len(batch)
+		return nil
+	})
+	pub, err := NewQueue(sink, Options{Size: size, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	w := NewWriter(pub)
+	fast := 0
+	for round := range rounds {
+		for i := range size / 2 {
+			if pub.q.fast.Load() != nil {
+				fast++
+			}
+			if _, err := fmt.Fprintf(w, "round=%d i=%d\n", round, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for n := 0; n < size/2; {
+			select {
+			case k := <-got:
+				n += k
+			case <-time.After(20 * time.Second):
+				t.Fatalf("round %d: %d of %d records delivered: the consumer was not woken", round, n, size/2)
+			}
+		}
+	}
+	if fast < rounds*(size/2-2) {
+		t.Fatalf("only %d of %d records were logged while the lease was open", fast, rounds*size/2)
+	}
+	t.Logf("%d of %d records logged while the lease was open", fast, rounds*size/2)
+}
