@@ -25,24 +25,29 @@ package asynclog
 // in which they are delivered; Flush's barrier is the numbering at its
 // fold, which counts every reservation made before it.
 
-// The reservation word: closed (bit 63), the lease's generation (15 bits,
-// so that a CAS prepared under one lease fails under the next one of the
-// same segment), records reserved (16 bits) and bytes reserved (32 bits).
+// The reservation word: closed (bit 63), the segment's use (23 bits of
+// segment.gen, which moves on each time the segment is emptied for reuse),
+// records reserved (16 bits) and bytes reserved (24 bits). A CAS prepared
+// before the segment was reused fails after it: within one use, the same
+// word under a later lease has bounds at least as wide, so a CAS that
+// outlived its lease reserves nothing it could not have reserved then.
 const (
 	resClosed  = 1 << 63
-	resGenBits = 15
+	resGenBits = 23
+	resNShift  = 24
 	resNMax    = 1<<16 - 1
-	resOffMax  = 1<<32 - 1
+	resOffMax  = 1<<24 - 1
+	pairMax    = 1<<32 - 1
 )
 
-func packRes(gen, n, off uint64) uint64 {
-	return (gen&(1<<resGenBits-1))<<48 | n<<32 | off
+func packRes(gen uint32, n, off uint64) uint64 {
+	return (uint64(gen)&(1<<resGenBits-1))<<40 | n<<resNShift | off
 }
 
-func unpackRes(r uint64) (n, off uint64) { return r >> 32 & resNMax, r & resOffMax }
+func unpackRes(r uint64) (n, off uint64) { return r >> resNShift & resNMax, r & resOffMax }
 
 // packPair packs two bounds of at most 32 bits each (lim and press).
-func packPair(a, b uint64) uint64 { return min(a, resOffMax)<<32 | min(b, resOffMax) }
+func packPair(a, b uint64) uint64 { return min(a, pairMax)<<32 | min(b, pairMax) }
 
 // tryFast reserves rec's place in the leased segment without the mutex and
 // writes it there. It reports false, having done nothing, if there is no
@@ -63,10 +68,10 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 		lim := s.lim.Load() // after res: a lease's bounds are set before its word
 		n, o := unpackRes(r)
 		nn, no := n+1, o+need
-		if nn > lim>>32 || no-nn > lim&resOffMax || no > uint64(len(s.buf)) {
+		if nn > lim>>32 || no-nn > lim&pairMax || no > uint64(len(s.buf)) {
 			return false
 		}
-		if s.res.CompareAndSwap(r, r+1<<32+need) {
+		if s.res.CompareAndSwap(r, r+1<<resNShift+need) {
 			i, off = n, o
 			break
 		}
@@ -87,7 +92,7 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 // pressed reports whether a leased segment filled to n records and off
 // bytes makes the store half full.
 func pressed(press, n, off uint64) bool {
-	return n >= press>>32 || off-n >= press&resOffMax
+	return n >= press>>32 || off-n >= press&pairMax
 }
 
 // What the consumer sleeps waiting for (queue.sleep): a log call that
@@ -177,13 +182,18 @@ func (m *memStore) fold() uint64 {
 // the segment's counts, so a bound set earlier stays true while
 // reservations go on: room only grows under the mutex.
 func (m *memStore) setBounds(s *segment) {
-	limN := max(s.n, min(len(s.recs), s.n+m.size-m.n))
-	limB := max(s.off-s.n, s.off-s.n+m.max-m.bytes)
-	if v := packPair(uint64(limN), uint64(limB)); s.lim.Load() != v {
+	// Size and MaxBytes may be as large as an int holds: no sum below
+	// overflows (room and half are at most that, the segment's own counts
+	// at most its buf).
+	limN := s.n + min(len(s.recs)-s.n, m.size-m.n)
+	limB := s.off - s.n + min(len(s.buf), m.max-m.bytes)
+	if v := packPair(uint64(max(limN, s.n)), uint64(max(limB, s.off-s.n))); s.lim.Load() != v {
 		s.lim.Store(v)
 	}
-	pressN := max(0, s.n-m.n+(m.size+1)/2)
-	pressB := max(0, s.off-s.n-m.bytes+(m.max+1)/2)
+	halfN := m.size/2 + m.size%2
+	halfB := m.max/2 + m.max%2
+	pressN := max(0, s.n-m.n+halfN)
+	pressB := max(0, s.off-s.n-m.bytes+halfB)
 	if v := packPair(uint64(pressN), uint64(pressB)); s.press.Load() != v {
 		s.press.Store(v)
 	}
@@ -218,10 +228,9 @@ func (m *memStore) openLease() *segment {
 	if len(s.recs) > resNMax || len(s.buf) > resOffMax || s.n >= len(s.recs) || s.off >= len(s.buf) || m.n >= m.size || m.bytes >= m.max {
 		return nil
 	}
-	m.leaseGen++
 	s.leased = true
 	m.setBounds(s)
-	s.res.Store(packRes(m.leaseGen, uint64(s.n), uint64(s.off)))
+	s.res.Store(packRes(s.gen, uint64(s.n), uint64(s.off)))
 	m.lease = s
 	return s
 }

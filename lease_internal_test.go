@@ -1,8 +1,11 @@
 package asynclog
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,4 +153,84 @@ func TestTheLogCallThatFillsHalfTheStoreWakesTheLingeringConsumer(t *testing.T) 
 		t.Fatalf("only %d of %d records were logged while the lease was open", fast, rounds*size/2)
 	}
 	t.Logf("%d of %d records logged while the lease was open", fast, rounds*size/2)
+}
+
+// TestACallThatOutlivesItsSegmentsUseReservesNothing replays a log call
+// descheduled between its loads of the reservation word and its CAS, while
+// the queue goes on: 40,000 leases of the segment are opened and closed
+// (a lease generation of 15 bits, as the word once had, would wrap), the
+// segment is sealed, its records evicted, and it is reused at the very
+// same count and offset with tighter bounds. The late CAS must fail, or it
+// would reserve against bounds from the segment's previous use.
+func TestACallThatOutlivesItsSegmentsUseReservesNothing(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	sink := SinkFunc(func(_ context.Context, batch []Record) error {
+		for _, r := range batch {
+			if string(r.Encoded) == "hold" {
+				close(started)
+				<-release
+			}
+		}
+		return nil
+	})
+	pub, err := NewQueue(sink, Options{Size: 100, MaxBytes: 4096, BatchSize: 2, OnFull: DropOldest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { close(release); pub.Close() }()
+	q := pub.q
+	rec := func(c byte, n int) Record { return Record{Level: slog.LevelInfo, Encoded: bytes.Repeat([]byte{c}, n)} }
+	q.enqueue(Record{Level: slog.LevelInfo, Encoded: []byte("hold")}, false, false)
+	<-started                              // the consumer is inside Write: the store is the test's
+	q.enqueue(rec('a', 200), false, false) // opens segment s, leased
+	s := q.fast.Load()
+	if s == nil {
+		t.Fatal("no lease after the first record")
+	}
+	r, lim := s.res.Load(), s.lim.Load() // the descheduled call's loads
+	for range 40000 {
+		q.lock()
+		q.closeFastLocked()
+		q.openFastLocked()
+		q.mu.Unlock()
+	}
+	q.enqueue(rec('x', 3700), false, false) // seals s
+	q.enqueue(rec('y', 200), false, false)  // evicts a: s is reused, y at a's place
+	if q.fast.Load() != s {
+		t.Fatal("the segment was not reused and leased again")
+	}
+	if n, o := unpackRes(s.res.Load()); n != 1 || o != 201 {
+		t.Fatalf("reused segment at (%d, %d), want (1, 201)", n, o)
+	}
+	need := uint64(301)
+	n, o := unpackRes(r)
+	if n+1 > lim>>32 || o+need-(n+1) > lim&pairMax {
+		t.Fatal("the late record does not fit the old bounds: the replay proves nothing")
+	}
+	if s.res.CompareAndSwap(r, r+1<<resNShift+need) {
+		t.Fatal("a CAS prepared in the segment's previous use reserved in its next one")
+	}
+}
+
+// TestBoundsAsLargeAsAnIntHoldsNeitherOverflowNorPress sets the lease's
+// bounds with Size or MaxBytes at the largest int Options accepts: the
+// half-full mark must not overflow into "always pressing" (a wake-up per
+// record), nor the room into "no room" (every call under the mutex).
+func TestBoundsAsLargeAsAnIntHoldsNeitherOverflowNorPress(t *testing.T) {
+	for _, c := range []struct{ size, max int }{
+		{defaultSize, math.MaxInt}, {math.MaxInt, defaultMaxBytes}, {math.MaxInt, math.MaxInt},
+	} {
+		m := newMemStore(c.size, c.max, defaultBatchSize)
+		m.push(0, Record{Encoded: make([]byte, 100)}, false).write(Record{Encoded: make([]byte, 100)})
+		s := m.openLease()
+		if s == nil {
+			t.Fatalf("Size %d, MaxBytes %d: no lease", c.size, c.max)
+		}
+		if pressed(s.press.Load(), 2, 202) {
+			t.Errorf("Size %d, MaxBytes %d: two records press the store (press %#x)", c.size, c.max, s.press.Load())
+		}
+		if lim := s.lim.Load(); lim>>32 < 2 || lim&pairMax < 200 {
+			t.Errorf("Size %d, MaxBytes %d: no room for a second record (lim %#x)", c.size, c.max, lim)
+		}
+	}
 }

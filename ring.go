@@ -44,9 +44,8 @@ type memStore struct {
 	// call was still copying into them: the next eviction tries again.
 	retrim []*segment
 
-	lease    *segment // the open segment while leased (lease.go), else nil
-	leaseGen uint64   // leases so far: the generation in the reservation word
-	_        [64]byte // to 256 bytes: see the first field
+	lease *segment // the open segment while leased (lease.go), else nil
+	_     [72]byte // to 256 bytes: see the first field
 }
 
 // memBytesPerRecord is the room per record that a segment's buf starts with.

@@ -276,12 +276,20 @@ func checkCoverage(t *testing.T, dir, out string, batch int) uint64 {
 	data, err := os.ReadFile(out)
 	require.NoError(t, err)
 	before := 0
-	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+	lines := strings.Split(string(data), "\n")
+	for k, line := range lines {
 		if line == "" {
 			continue
 		}
 		var m struct{ I *int }
-		require.NoError(t, json.Unmarshal([]byte(line), &m), "a whole line: %q", line)
+		err := json.Unmarshal([]byte(line), &m)
+		if err != nil && k == len(lines)-1 {
+			// The last Write, cut by the kill: Linux stops a write to a
+			// regular file between pages when a fatal signal is pending.
+			// Its batch was not released, so the next start delivers it.
+			continue
+		}
+		require.NoError(t, err, "a whole line: %q", line)
 		if m.I != nil {
 			seen[*m.I]++
 			before++
