@@ -140,8 +140,14 @@ func (p pending) write(rec Record) {
 	dst := s.buf[p.off : p.off+uint64(n)+1]
 	copy(dst, rec.Encoded)
 	dst[n] = '\n'
-	rec.Encoded = dst[:n:n]
-	s.recs[p.i] = rec
+	// Field by field: a whole Record's store is a typed copy, which while
+	// the GC marks walks the type's pointer bitmap (bulkBarrierPreWrite);
+	// these are three plain write barriers.
+	r := &s.recs[p.i]
+	r.Time = rec.Time
+	r.Level = rec.Level
+	r.Message = rec.Message
+	r.Encoded = dst[:n:n]
 	s.meta[p.i].done.Store(s.gen)
 }
 
