@@ -267,6 +267,9 @@ func (c *consumer) prepare(d noticesDue) {
 	}
 	whole := c.notices == 0 && s.dead == 0
 	block := whole && c.msgless // WriterSink takes the segment's bytes as they lie ...
+	if s.buf != nil {
+		s.fillEncoded() // waits for every record; the spool's batch (no buf) comes with its Records whole
+	}
 	for i := range s.n {
 		s.wait(i)
 		mt := &s.meta[i]

@@ -316,6 +316,7 @@ func (m *memStore) compact(k int, s *segment) {
 		meta: make([]recMeta, s.live),
 		n:    s.live,
 	}
+	s.fillEncoded() // every record is done: it does not wait
 	j := 0
 	for i := range s.n {
 		if s.meta[i].dead {

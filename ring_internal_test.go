@@ -118,6 +118,7 @@ func TestMemStoreMatchesAModel(t *testing.T) {
 					t.Fatalf("seed %d: a batch of %d records, BatchSize %d", seed, s.n, batch)
 				}
 				k := 0
+				s.fillEncoded() // as the consumer does
 				for i := range s.n {
 					s.wait(i)
 					if s.meta[i].dead {
@@ -250,6 +251,7 @@ func TestMemStoreNeverReusesASegmentStillBeingCopiedInto(t *testing.T) {
 	var errs []string
 	last := map[int]int{}
 	read := func(s *segment) {
+		s.fillEncoded() // as the consumer does
 		for i := range s.n {
 			s.wait(i)
 			if s.meta[i].dead {

@@ -71,13 +71,13 @@ type store interface {
 //
 // A log call reserves the next record, under queue.mu (its meta and its
 // room in buf) or with a CAS on res while the segment is leased (lease.go;
-// its meta then comes after). After Unlock it writes its Record (with Encoded pointing at
-// that room), copies its bytes there and sets meta.done: the copy,
-// proportional to the record, is out of the lock that other log calls
-// wait for. The consumer takes a
-// segment whole under the lock and reads it outside the lock, waiting on
-// done for a copy still under way (a few nanoseconds' work, unless the
-// writer was descheduled in the middle).
+// its meta then comes after). Outside any lock it writes its Record (but
+// Encoded), copies its bytes into its room and sets meta.done: the copy,
+// proportional to the record, is out of the lock that other log calls wait
+// for. The consumer takes a segment whole under the lock and reads it
+// outside the lock, waiting on done for a copy still under way (a few
+// nanoseconds' work, unless the writer was descheduled in the middle),
+// and points each Record's Encoded at its room (fillEncoded).
 type segment struct {
 	// The lease (lease.go): what a lock-free log call reads and CASes
 	// comes first, one cache line; a segment is allocated on a 64-byte
@@ -119,7 +119,8 @@ type recMeta struct {
 }
 
 // pending is a record whose place is reserved, for the log call to write
-// once it has unlocked the queue. The zero pending has nothing left to do.
+// once it has unlocked the queue (its Record but Encoded, which the
+// consumer sets: fillEncoded). The zero pending has nothing left to do.
 type pending struct {
 	s      *segment
 	i, off uint64 // the record's index in s, and its room in s.buf; in a spool, its place (spool.Slot.Place), 64 bits wide on every platform
@@ -141,14 +142,27 @@ func (p pending) write(rec Record) {
 	copy(dst, rec.Encoded)
 	dst[n] = '\n'
 	// Field by field: a whole Record's store is a typed copy, which while
-	// the GC marks walks the type's pointer bitmap (bulkBarrierPreWrite);
-	// these are three plain write barriers.
+	// the GC marks walks the type's pointer bitmap (bulkBarrierPreWrite).
+	// Encoded is left to the consumer (fillEncoded): the encodings lie back
+	// to back in buf, so their places follow from their sizes.
 	r := &s.recs[p.i]
 	r.Time = rec.Time
 	r.Level = rec.Level
 	r.Message = rec.Message
-	r.Encoded = dst[:n:n]
 	s.meta[p.i].done.Store(s.gen)
+}
+
+// fillEncoded points every record's Encoded at its bytes in buf, once its
+// log call has written them: the encodings lie back to back, each followed
+// by a newline, in index order, evicted ones included.
+func (s *segment) fillEncoded() {
+	off := 0
+	for i := range s.n {
+		s.wait(i)
+		n := s.meta[i].size
+		s.recs[i].Encoded = s.buf[off : off+n : off+n]
+		off += n + 1
+	}
 }
 
 // wait returns once the record at i has its bytes.
