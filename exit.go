@@ -122,10 +122,18 @@ func drainRegistered() {
 // one deadline): zap's Fatal calls it before zap exits the process. It
 // flushes rather than shuts down because a Fatal hook that does not exit
 // (zap.WithFatalHook) leaves the program running. What a queue still held
-// at its bound is said on stderr.
+// at its bound is said on stderr. A queue already shutting down (Close in
+// another goroutine, or the cleanup of a Queue no longer reachable, whose
+// logger the program no longer uses) refuses the flush: its Shutdown's
+// drain is what delivers the rest, so that is waited for instead, within
+// the same bound.
 func flushRegistered(start time.Time) {
 	eachRegistered(start, func(ctx context.Context, q *queue) {
-		if err := q.flush(ctx, true); errors.Is(err, context.DeadlineExceeded) {
+		err := q.flush(ctx, true)
+		if errors.Is(err, ErrClosed) {
+			err = q.awaitFirstShutdown(ctx)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
 			q.lock()
 			n := q.store.queued() + q.inflight + len(q.waiters)
 			q.mu.Unlock()
