@@ -76,8 +76,7 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 			break
 		}
 	}
-	mt := &s.meta[i]
-	mt.seq, mt.level, mt.size, mt.dead, mt.raw = s.base+i, rec.Level, int(need-1), false, raw
+	s.meta[i].set(s.base+i, rec.Level, int(need-1), raw)
 	pending{s: s, i: i, off: off}.write(rec)
 	// Wake the consumer if it sleeps waiting for this: any record, or the
 	// store half full (press, as for store.pressing).
@@ -117,10 +116,13 @@ func (q *queue) syncLocked() {
 	if q.fast.Load() == nil {
 		return
 	}
-	if n := q.store.sync(); n > 0 {
-		q.seq += n
-		q.enqueued += n
-	}
+	q.countFolded(q.store.sync())
+}
+
+// countFolded numbers and counts n records reserved under the lease.
+func (q *queue) countFolded(n uint64) {
+	q.seq += n
+	q.enqueued += n
 }
 
 // closeFastLocked ends the lease: from here on every log call takes the
@@ -130,10 +132,7 @@ func (q *queue) closeFastLocked() {
 		return
 	}
 	q.fast.Store(nil)
-	if n := q.store.closeLease(); n > 0 {
-		q.seq += n
-		q.enqueued += n
-	}
+	q.countFolded(q.store.closeLease())
 }
 
 // openFastLocked leases the store's open segment, if the queue can take

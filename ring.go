@@ -118,8 +118,7 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 	}
 	s.n++
 	s.off += need
-	mt := &s.meta[i]
-	mt.seq, mt.level, mt.size, mt.dead, mt.raw = seq, rec.Level, need-1, false, raw
+	s.meta[i].set(seq, rec.Level, need-1, raw)
 	s.live++
 	s.liveBytes += need - 1
 	m.n++

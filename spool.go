@@ -246,7 +246,7 @@ func (p *spoolStore) read(g *segment) {
 		p.s.ReadAt(pos, r)
 		g.recs[i] = Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded}
 		mt := &g.meta[i]
-		mt.seq, mt.level, mt.size, mt.dead, mt.raw = r.Seq, slog.Level(r.Level), len(r.Encoded), false, r.Message == ""
+		mt.set(r.Seq, slog.Level(r.Level), len(r.Encoded), r.Message == "")
 		mt.done.Store(g.gen)
 		g.liveBytes += len(r.Encoded)
 	}

@@ -118,6 +118,11 @@ type recMeta struct {
 	done  atomic.Uint32 // the log call has written its Record and bytes: the segment's gen then
 }
 
+// set writes what the queue keeps of a new record (not done yet).
+func (mt *recMeta) set(seq uint64, level slog.Level, size int, raw bool) {
+	mt.seq, mt.level, mt.size, mt.dead, mt.raw = seq, level, size, false, raw
+}
+
 // pending is a record whose place is reserved, for the log call to write
 // once it has unlocked the queue (its Record but Encoded, which the
 // consumer sets: fillEncoded). The zero pending has nothing left to do.
