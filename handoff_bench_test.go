@@ -2,6 +2,7 @@ package asynclog
 
 import (
 	"io"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -110,27 +111,39 @@ func BenchmarkHandoff(b *testing.B) {
 			b.StopTimer()
 			reportCPU(b, cpu)
 		})
-		b.Run("NewWriter/"+p, func(b *testing.B) {
-			q, err := NewQueue(WriterSink(io.Discard), Options{})
+		b.Run("NewWriter/"+p, func(b *testing.B) { benchHandoff(b, producers, Options{}) })
+		b.Run("NewWriter-spool-shm/"+p, func(b *testing.B) {
+			dir, err := os.MkdirTemp("/dev/shm", "asynclog-bench-")
 			if err != nil {
-				b.Fatal(err)
+				b.Skipf("no /dev/shm: %v", err)
 			}
-			w := NewWriter(q)
-			cpu := cpuTime()
-			runProducers(b, producers, func() { _, _ = w.Write(handoffLine) })
-			if err := q.Close(); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			reportCPU(b, cpu)
-			st := q.Stats()
-			if st.Delivered != uint64(b.N) {
-				b.Fatalf("delivered %d of %d", st.Delivered, b.N)
-			}
-			if st.Writes > 0 {
-				b.ReportMetric(float64(st.Delivered)/float64(st.Writes), "records/write")
-			}
+			b.Cleanup(func() { _ = os.RemoveAll(dir) })
+			benchHandoff(b, producers, Options{Spool: dir})
 		})
+	}
+}
+
+// benchHandoff is BenchmarkHandoff's NewWriter case with the queue's
+// store chosen by opts.
+func benchHandoff(b *testing.B, producers int, opts Options) {
+	q, err := NewQueue(WriterSink(io.Discard), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := NewWriter(q)
+	cpu := cpuTime()
+	runProducers(b, producers, func() { _, _ = w.Write(handoffLine) })
+	if err := q.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	reportCPU(b, cpu)
+	st := q.Stats()
+	if st.Delivered != uint64(b.N) {
+		b.Fatalf("delivered %d of %d", st.Delivered, b.N)
+	}
+	if st.Writes > 0 {
+		b.ReportMetric(float64(st.Delivered)/float64(st.Writes), "records/write")
 	}
 }
 

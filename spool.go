@@ -37,8 +37,10 @@ type spoolStore struct {
 	reads []spool.Record // the batch read, reused: Encoded stays valid until the next take
 	taken []uint64       // the places of the records take claimed, for read
 	seg   segment        // the batch read, as the consumer takes it
-	// The room ahead of the tail, as take saw it, for warm to pre-fault.
-	aheadFrom, aheadTo uint64
+	// The room ahead of the tail, as take saw it, for warm to pre-fault,
+	// and the logical offset warm has pre-faulted up to: offsets only
+	// grow, so a page is pre-faulted once a lap, not once a batch.
+	aheadFrom, aheadTo, faulted uint64
 }
 
 var _ store = (*spoolStore)(nil)
@@ -214,8 +216,17 @@ func (p *spoolStore) oldestSeq() (uint64, bool) { return p.s.NextSeq() }
 
 // warm makes the room the next log calls will write present and writable
 // in the mapping, so that they do not take the write-protect fault a file
-// system with write-back makes the first store into a page take.
-func (p *spoolStore) warm() { p.s.Prefault(p.aheadFrom, p.aheadTo) }
+// system with write-back makes the first store into a page take. It skips
+// what it made so before: the kernel walks every page it is asked for,
+// present or not, and the window ahead is a few batches long.
+func (p *spoolStore) warm() {
+	from := max(p.aheadFrom, p.faulted)
+	if from >= p.aheadTo {
+		return
+	}
+	p.s.Prefault(from, p.aheadTo)
+	p.faulted = p.aheadTo
+}
 
 // take claims the oldest records, at most a batch, under the lock; read
 // copies them out of the spool outside it. They stay in the spool until
