@@ -262,6 +262,7 @@ func TestGoalsAreTheHotPathTargets(t *testing.T) {
 			rateRow(t, slogJSON, 1000, 100, 100),
 			rateRow(t, ourWriter, 700, 100, 100),
 			rateRow(t, zerologSync, 1000, 100, 100),
+			rateRow(t, zerologRing, 750, 100, 100),
 		},
 		s2: []s2Row{
 			{sub: costRow(t, ourCore, nil).sub, mode: "as fast as possible", p: [4]time.Duration{100, 9000}},
@@ -284,7 +285,7 @@ func TestGoalsAreTheHotPathTargets(t *testing.T) {
 		"- **NOT met**: caller cost, real file, 8 goroutines: asynclog Core (zap) 500 ns/record / zap BufferedWriteSyncer 500 ns/record = 1.00x (target ≤ 0.90x)",
 		"- met: drain, 2 producers, fast sink: asynclog Core (zap) 960 records/s (delivered 100 of 100) / zap NewCore (sync) 1,000 records/s = 0.96x (target ≥ 0.95x",
 		"- **NOT met**: drain, 2 producers, fast sink: asynclog Handler (slog) 2,000 records/s (delivered 99 of 100)",
-		"- **NOT met**: drain, 2 producers, fast sink: asynclog NewWriter (zerolog) 700 records/s (delivered 100 of 100) / zerolog (sync) 1,000 records/s = 0.70x (target ≥ 0.80x",
+		"- **NOT met**: drain, 2 producers, fast sink: asynclog NewWriter (zerolog) 700 records/s (delivered 100 of 100) / zerolog (sync) 1,000 records/s = 0.70x (target ≥ 0.80x, every record delivered; the floor, zerolog + naive ring: 750 records/s = 0.75x)",
 		"- met: slow sink, steady 50,000/s: asynclog Core (zap) caller p99 1.9 µs (target < 2 µs",
 		"- **NOT met**: slow sink, steady 50,000/s: asynclog Handler (slog) caller p99 2 µs",
 		"- met: allocations, fast sink, 1 goroutine: asynclog NewWriter (zerolog) 0.00 per record",

@@ -268,7 +268,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s5) > 0 {
 		p("## 5. Drain throughput, fast sink, two producers\n\n")
-		p("Two goroutines log %s records each as fast as possible; the clock runs from the first call until Close returns. Throughput counts delivered records only; the row is the median of %d rounds by throughput, the rounds interleaved. %s, zerolog writing to the sink with no queue between, is the peer of asynclog's NewWriter here.\n\n", count(int64(b.sz.s5Records)), s5Rounds, zerologSync)
+		p("Two goroutines log %s records each as fast as possible; the clock runs from the first call until Close returns. Throughput counts delivered records only; the row is the median of %d rounds by throughput, the rounds interleaved. %s, zerolog writing to the sink with no queue between, is the peer of asynclog's NewWriter here. The rows ending in + naive ring are the floor: each synchronous peer writing through the simplest asynchronous writer (one mutex, one buffer, one goroutine that writes it whole), so that what any hand-off to another goroutine costs on this machine is read beside asynclog's.\n\n", count(int64(b.sz.s5Records)), s5Rounds, zerologSync)
 		t := table{head: []string{"subject", "logged", "delivered", "lost", "time to Close", "delivered records/s"}}
 		for _, r := range b.s5 {
 			t.add(r.sub.name, count(r.logged), count(r.delivered), lostCell(r.logged-r.delivered, r.logged), fmtDur(r.took), count(int64(r.rate)))

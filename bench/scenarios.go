@@ -284,10 +284,11 @@ type s5Row struct {
 	rate      float64 // delivered records per second
 }
 
-// scenario5 runs every subject, and zerolog writing to the sink directly:
-// the peer of asynclog's NewWriter under zerolog.
+// scenario5 runs every subject, zerolog writing to the sink directly (the
+// peer of asynclog's NewWriter under zerolog), and each synchronous peer
+// through the naive asynchronous writer: the floor of a hand-off.
 func (b *bench) scenario5() {
-	subs := append(subjects(), zerologSyncSubject())
+	subs := append(append(subjects(), zerologSyncSubject()), ringSubjects()...)
 	// The median of three rounds by throughput, each on a fresh instance,
 	// every subject in turn in each round: the machine's speed drifts.
 	rounds := make([][]s5Row, len(subs))

@@ -289,6 +289,7 @@ func preparedSubjects() []subject {
 func allSubjects() []subject {
 	all := append(subjects(), preparedSubjects()...)
 	all = append(all, zerologSyncSubject())
+	all = append(all, ringSubjects()...)
 	return append(all, dropNewestSubjects()...)
 }
 
