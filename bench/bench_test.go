@@ -243,6 +243,7 @@ func TestGoalsAreTheHotPathTargets(t *testing.T) {
 		s1: []s1Row{
 			costRow(t, ourCoreWith, s1Goroutines, 110, 130),
 			costRow(t, zapCoreWith, s1Goroutines, 100, 100),
+			costRow(t, zapRingWith, s1Goroutines, 105, 125),
 			costRow(t, ourCore, s1Goroutines, 1040, 600),
 			costRow(t, zapCore, s1Goroutines, 1000, 500),
 			costRow(t, ourHandler, s1Goroutines, 900, 700),
@@ -272,8 +273,8 @@ func TestGoalsAreTheHotPathTargets(t *testing.T) {
 	}
 	g := b.goals()
 	for _, want := range []string{
-		"- met: caller cost, fast sink, fields prepared with With (message only), 1 goroutine: asynclog Core (zap), With 110 ns/record / zap NewCore (sync), With 100 ns/record = 1.10x (target ≤ 1.15x)",
-		"- **NOT met**: caller cost, fast sink, fields prepared with With (message only), 2 goroutines: asynclog Core (zap), With 130 ns/record",
+		"- met: caller cost, fast sink, fields prepared with With (message only), 1 goroutine: asynclog Core (zap), With 110 ns/record / zap NewCore (sync), With 100 ns/record = 1.10x (target ≤ 1.15x; the floor, zap NewCore + naive ring, With: 105 ns/record = 1.05x)",
+		"- **NOT met**: caller cost, fast sink, fields prepared with With (message only), 2 goroutines: asynclog Core (zap), With 130 ns/record / zap NewCore (sync), With 100 ns/record = 1.30x (target ≤ 1.15x; the floor, zap NewCore + naive ring, With: 125 ns/record = 1.25x)",
 		"- met: caller cost, fast sink, 5 fields inline, 1 goroutine: asynclog Core (zap) 1040 ns/record / zap NewCore (sync) 1000 ns/record = 1.04x (target ≤ 1.05x)",
 		"- **NOT met**: caller cost, fast sink, 5 fields inline, 2 goroutines: asynclog Core (zap) 600 ns/record / zap NewCore (sync) 500 ns/record = 1.20x",
 		"- met: caller cost, fast sink, 5 fields inline, 1 goroutine: asynclog Handler (slog) 900 ns/record / slog JSONHandler (sync) 1000 ns/record = 0.90x (target ≤ 1.00x)",

@@ -50,6 +50,8 @@ func (sz sizes) perGoroutine(g int) int {
 
 func (b *bench) scenario1() {
 	subs := append(subjects(), preparedSubjects()...)
+	subs = append(subs, ringSubjects()...)
+	subs = append(subs, ringWithSubject())
 	b.s1 = b.callerCost("scenario 1", subs, s1Goroutines, func() *sink { return newSink(fast) }, func(*sink) {})
 }
 

@@ -19,6 +19,7 @@ import (
 // peer's throughput in the same run.
 const (
 	zapRing     = "zap NewCore + naive ring"
+	zapRingWith = "zap NewCore + naive ring, With"
 	slogRing    = "slog JSONHandler + naive ring"
 	zerologRing = "zerolog + naive ring"
 )
@@ -26,21 +27,34 @@ const (
 // ringCfg is the configuration line the floor subjects share.
 const ringCfg = "writes through a naive asynchronous writer (one mutex, one byte buffer of 1 MiB the producers append to, one goroutine that takes it whole and writes it to the sink; no levels, barrier, counters or bound but the buffer; Close drains it)"
 
-// ringSubjects are the floor subjects, one for each synchronous peer of
-// scenario 5.
-func ringSubjects() []subject {
-	ring := func(name, cfg string, logger func(w io.Writer) func()) subject {
-		return subject{
-			name:     name,
-			async:    true,
-			config:   cfg + " " + ringCfg,
-			lossless: true,
-			open: func(s *sink, _ *env) *instance {
-				r := newRingWriter(s)
-				return &instance{log: logger(r), close: func(context.Context) error { r.close(); return nil }}
-			},
-		}
+// ringSubject is a floor subject: logger's calls written through a
+// ringWriter to the sink.
+func ringSubject(name, cfg string, logger func(w io.Writer) func()) subject {
+	return subject{
+		name:     name,
+		async:    true,
+		config:   cfg + " " + ringCfg,
+		lossless: true,
+		open: func(s *sink, _ *env) *instance {
+			r := newRingWriter(s)
+			return &instance{log: logger(r), close: func(context.Context) error { r.close(); return nil }}
+		},
 	}
+}
+
+// ringWithSubject is the floor of scenario 1's With rows: zap with the five
+// fields given once, through the naive writer.
+func ringWithSubject() subject {
+	return ringSubject(zapRingWith, "as zap NewCore (sync), With, but", func(w io.Writer) func() {
+		l := zap.New(zapcore.NewCore(zapEncoder(), zapcore.AddSync(w), zapcore.InfoLevel)).With(preparedFields()...)
+		return func() { l.Info(benchMsg) }
+	})
+}
+
+// ringSubjects are the floor subjects, one for each synchronous peer of
+// scenario 5 (and scenario 1's inline rows).
+func ringSubjects() []subject {
+	ring := ringSubject
 	return []subject{
 		ring(zapRing, "as zap NewCore (sync), but", func(w io.Writer) func() {
 			l := zap.New(zapcore.NewCore(zapEncoder(), zapcore.AddSync(w), zapcore.InfoLevel))

@@ -213,7 +213,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s1) > 0 {
 		p("## 1. Caller cost, fast sink\n\n")
-		p("%s records per goroutine, after a warm-up, median of %d rounds, the rounds interleaved (each round measures every subject in turn); ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included. The two \"With\" rows are zap with the five fields given once by Logger.With, each call logging the message only.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
+		p("%s records per goroutine, after a warm-up, median of %d rounds, the rounds interleaved (each round measures every subject in turn); ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included. The \"With\" rows are zap with the five fields given once by Logger.With, each call logging the message only. The rows ending in + naive ring are the floor of an asynchronous logger's call: the synchronous peer writing through the simplest asynchronous writer (see scenario 5), which pays a hand-off to another goroutine and nothing else.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
 		p("%s\n", callerCostTable(b.s1).String())
 	}
 

@@ -285,6 +285,7 @@ func allSubjects() []subject {
 	all := append(subjects(), preparedSubjects()...)
 	all = append(all, zerologSyncSubject())
 	all = append(all, ringSubjects()...)
+	all = append(all, ringWithSubject())
 	return append(all, dropNewestSubjects()...)
 }
 
