@@ -12,6 +12,60 @@ import (
 	"github.com/asynclog/asynclog/internal/spool"
 )
 
+// naivePark is how the naive rings' one consumer waits: it parks on a
+// one-slot channel when there is nothing, and only the producer that finds
+// it parked nudges it.
+type naivePark struct {
+	mu     sync.Mutex
+	parked bool
+	stop   bool
+	wake   chan struct{}
+	done   chan struct{}
+}
+
+func newNaivePark() naivePark {
+	return naivePark{wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// unlockNudging unlocks mu, then wakes the consumer if it was parked.
+func (p *naivePark) unlockNudging() {
+	wake := p.parked
+	p.parked = false
+	p.mu.Unlock()
+	if wake {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// awaitLocked returns with mu held once empty() is false, parking while it
+// is true; once stopped with nothing left it returns false, mu released.
+func (p *naivePark) awaitLocked(empty func() bool) bool {
+	for empty() {
+		if p.stop {
+			p.mu.Unlock()
+			return false
+		}
+		p.parked = true
+		p.mu.Unlock()
+		<-p.wake
+		p.mu.Lock()
+	}
+	return true
+}
+
+// stopAndWait stops the consumer once it has taken everything, and waits
+// for it.
+func (p *naivePark) stopAndWait() {
+	p.mu.Lock()
+	p.stop = true
+	p.parked = true // so that unlockNudging wakes it, parked or not
+	p.unlockNudging()
+	<-p.done
+}
+
 // naiveRing is the floor the queue's hand-off is measured against: the
 // simplest bounded byte queue a Go programmer would write. Producers stamp
 // the record with time.Now (as any log record must be) and copy its bytes
@@ -20,18 +74,14 @@ import (
 // only by the producer that finds it parked. It blocks producers when full
 // and has no levels, no barrier, no counters and no eviction.
 type naiveRing struct {
-	mu     sync.Mutex
+	naivePark
 	notFul *sync.Cond
 	buf    []byte
 	times  []time.Time
-	parked bool
-	wake   chan struct{}
-	done   chan struct{}
-	stop   bool
 }
 
 func newNaiveRing(w io.Writer) *naiveRing {
-	r := &naiveRing{wake: make(chan struct{}, 1), done: make(chan struct{}), buf: make([]byte, 0, 1<<20)}
+	r := &naiveRing{naivePark: newNaivePark(), buf: make([]byte, 0, 1<<20)}
 	r.notFul = sync.NewCond(&r.mu)
 	go r.consume(w)
 	return r
@@ -46,31 +96,17 @@ func (r *naiveRing) put(p []byte) {
 	r.buf = append(r.buf, p...)
 	r.buf = append(r.buf, '\n')
 	r.times = append(r.times, t)
-	wake := r.parked
-	r.parked = false
-	r.mu.Unlock()
-	if wake {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
-	}
+	r.unlockNudging()
 }
 
 func (r *naiveRing) consume(w io.Writer) {
 	defer close(r.done)
 	out := make([]byte, 0, 1<<20)
+	empty := func() bool { return len(r.buf) == 0 }
 	for {
 		r.mu.Lock()
-		for len(r.buf) == 0 {
-			if r.stop {
-				r.mu.Unlock()
-				return
-			}
-			r.parked = true
-			r.mu.Unlock()
-			<-r.wake
-			r.mu.Lock()
+		if !r.awaitLocked(empty) {
+			return
 		}
 		out = append(out[:0], r.buf...)
 		r.buf, r.times = r.buf[:0], r.times[:0]
@@ -80,17 +116,7 @@ func (r *naiveRing) consume(w io.Writer) {
 	}
 }
 
-func (r *naiveRing) close() {
-	r.mu.Lock()
-	r.stop = true
-	r.parked = false
-	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-	<-r.done
-}
+func (r *naiveRing) close() { r.stopAndWait() }
 
 // naiveSpoolRing is naiveRing with its bytes in a spool: the floor of a
 // durable hand-off. Producers stamp the record and Append it (its header,
@@ -99,14 +125,10 @@ func (r *naiveRing) close() {
 // and Releases it under the lock again, as delivery at least once needs.
 // No levels, barrier, counters, eviction or lock-free reservation.
 type naiveSpoolRing struct {
-	mu     sync.Mutex
+	naivePark
 	notFul *sync.Cond
 	s      *spool.Spool
 	seq    uint64
-	parked bool
-	stop   bool
-	wake   chan struct{}
-	done   chan struct{}
 	wrote  int // records written, read once done is closed
 }
 
@@ -115,7 +137,7 @@ func newNaiveSpoolRing(dir string, w io.Writer) (*naiveSpoolRing, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &naiveSpoolRing{s: s, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &naiveSpoolRing{naivePark: newNaivePark(), s: s}
 	r.notFul = sync.NewCond(&r.mu)
 	go r.consume(w)
 	return r, nil
@@ -128,32 +150,18 @@ func (r *naiveSpoolRing) put(p []byte) {
 		r.notFul.Wait()
 	}
 	r.seq++
-	wake := r.parked
-	r.parked = false
-	r.mu.Unlock()
-	if wake {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
-	}
+	r.unlockNudging()
 }
 
 func (r *naiveSpoolRing) consume(w io.Writer) {
 	defer close(r.done)
 	out := make([]byte, 0, 1<<20)
 	var rec spool.Record
+	empty := func() bool { return r.s.Unread() == 0 }
 	for {
 		r.mu.Lock()
-		for r.s.Unread() == 0 {
-			if r.stop {
-				r.mu.Unlock()
-				return
-			}
-			r.parked = true
-			r.mu.Unlock()
-			<-r.wake
-			r.mu.Lock()
+		if !r.awaitLocked(empty) {
+			return
 		}
 		out, n := out[:0], 0
 		for len(out) < 1<<20 && r.s.Read(&rec) {
@@ -172,15 +180,7 @@ func (r *naiveSpoolRing) consume(w io.Writer) {
 }
 
 func (r *naiveSpoolRing) close() error {
-	r.mu.Lock()
-	r.stop = true
-	r.parked = false
-	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-	<-r.done
+	r.stopAndWait()
 	return r.s.Close(true)
 }
 
