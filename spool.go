@@ -218,9 +218,11 @@ func (p *spoolStore) oldestSeq() (uint64, bool) { return p.s.NextSeq() }
 // in the mapping, so that they do not take the write-protect fault a file
 // system with write-back makes the first store into a page take. It skips
 // what it made so before: the kernel walks every page it is asked for,
-// present or not, and the window ahead is a few batches long. (Under a
-// trickle, a page the kernel writes back between its pre-fault and the
-// log call that reaches it faults on that call, as without warm.)
+// present or not, and the window ahead is a few batches long. (A page the
+// kernel writes back between its pre-fault and the log call that reaches
+// it, in its periodic write-back, is write-protected again and not
+// pre-faulted again before the next lap: that call takes the fault, as
+// without warm. At most the window's 64 pages a write-back pass.)
 func (p *spoolStore) warm() {
 	from := max(p.aheadFrom, p.faulted)
 	if from >= p.aheadTo {

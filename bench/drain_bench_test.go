@@ -9,9 +9,9 @@ import (
 // BenchmarkZerologDrain is scenario 5 for the io.Writer front end as a Go
 // benchmark: two goroutines log b.N records each through asynclog's
 // NewWriter under zerolog, through zerolog writing to the fast sink
-// itself, and through the simplest asynchronous writer (ringWriter): the
-// floor of any hand-off between two goroutines on this machine, where the
-// sink reads every byte on the other CPU. The clock stops once Close has
+// itself, and through the simplest asynchronous writer (ringWriter): a
+// naive baseline for a hand-off between two goroutines on this machine,
+// where the sink reads every byte on the other CPU. The clock stops once Close has
 // delivered everything; records/s counts delivered records.
 func BenchmarkZerologDrain(b *testing.B) {
 	subs := map[string]subject{}

@@ -44,7 +44,7 @@ const (
 type costTarget struct {
 	what       string // the case, for the goal's line
 	ours, twin string
-	floor      string // the twin through the naive ring, in oursIn; "" if none
+	naive      string // the twin through the naive ring, in oursIn; "" if none
 	oursIn     []s1Row
 	twinIn     []s1Row
 	twinWhere  string // where the twin's row is, if not beside ours
@@ -55,7 +55,7 @@ type costTarget struct {
 // rateTarget is one drain target: our subject's delivered records/s in
 // scenario 5 at least limit times the peer's.
 type rateTarget struct {
-	ours, peer, floor string // floor: the peer through the naive ring
+	ours, peer, naive string // naive: the peer through the naive ring
 	limit             float64
 }
 
@@ -101,9 +101,9 @@ func (b *bench) goals() string {
 	// with a real file.
 	both := s1Goroutines
 	for _, t := range []costTarget{
-		{what: "fast sink, fields prepared with With (message only)", ours: ourCoreWith, twin: zapCoreWith, floor: zapRingWith, oursIn: b.s1, twinIn: b.s1, gs: both, limit: 1.15},
-		{what: "fast sink, 5 fields inline", ours: ourCore, twin: zapCore, floor: zapRing, oursIn: b.s1, twinIn: b.s1, gs: both, limit: 1.05},
-		{what: "fast sink, 5 fields inline", ours: ourHandler, twin: slogJSON, floor: slogRing, oursIn: b.s1, twinIn: b.s1, gs: both, limit: 1.0},
+		{what: "fast sink, fields prepared with With (message only)", ours: ourCoreWith, twin: zapCoreWith, naive: zapRingWith, oursIn: b.s1, twinIn: b.s1, gs: both, limit: 1.15},
+		{what: "fast sink, 5 fields inline", ours: ourCore, twin: zapCore, naive: zapRing, oursIn: b.s1, twinIn: b.s1, gs: both, limit: 1.05},
+		{what: "fast sink, 5 fields inline", ours: ourHandler, twin: slogJSON, naive: slogRing, oursIn: b.s1, twinIn: b.s1, gs: both, limit: 1.0},
 		{what: "real file", ours: ourCore, twin: zapBuffered, oursIn: b.s6, twinIn: b.s6, gs: both, limit: 1.0},
 		{what: "real file", ours: ourHandler, twin: slogJSON, oursIn: b.s6, twinIn: b.s1, twinWhere: "on the fast sink (scenario 1)", gs: both, limit: 1.0},
 		{what: "real file", ours: ourCore, twin: zapBuffered, oursIn: b.s6, twinIn: b.s6, gs: []int{8}, limit: 0.9},
@@ -113,8 +113,8 @@ func (b *bench) goals() string {
 
 	// Drain throughput, two producers, fast sink: every record delivered
 	// before the clock stops.
-	// Beside each, the floor: the peer through the naive asynchronous
-	// writer, what a hand-off with no guarantees leaves of its throughput.
+	// Beside each, the naive baseline: the peer through the naive
+	// asynchronous writer, a hand-off with no guarantees.
 	for _, t := range []rateTarget{
 		{ourCore, zapCore, zapRing, 0.95},
 		{ourHandler, slogJSON, slogRing, 0.95},
@@ -124,14 +124,14 @@ func (b *bench) goals() string {
 		if ours == nil || peer == nil || peer.rate == 0 {
 			continue
 		}
-		floor := ""
-		if f := findS5(b.s5, t.floor); f != nil {
-			floor = fmt.Sprintf("; the floor, %s: %s records/s = %.2fx", t.floor, count(int64(f.rate)), f.rate/peer.rate)
+		naive := ""
+		if f := findS5(b.s5, t.naive); f != nil {
+			naive = fmt.Sprintf("; the naive baseline, %s: %s records/s = %.2fx", t.naive, count(int64(f.rate)), f.rate/peer.rate)
 		}
 		ratio := ours.rate / peer.rate
 		w.item(ratio >= t.limit && ours.delivered == ours.logged,
 			"drain, 2 producers, fast sink: %s %s records/s (delivered %s of %s) / %s %s records/s = %.2fx (target ≥ %.2fx, every record delivered%s)",
-			t.ours, count(int64(ours.rate)), count(ours.delivered), count(ours.logged), t.peer, count(int64(peer.rate)), ratio, t.limit, floor)
+			t.ours, count(int64(ours.rate)), count(ours.delivered), count(ours.logged), t.peer, count(int64(peer.rate)), ratio, t.limit, naive)
 	}
 
 	// The caller's p99 with the slow sink at the steady rate, beside the
@@ -217,14 +217,14 @@ func (w *goalLines) cost(t costTarget) {
 		if !ok1 || !ok2 || p == 0 {
 			continue
 		}
-		floor := ""
-		if f := findRow(t.oursIn, t.floor); t.floor != "" && f != nil {
+		naive := ""
+		if f := findRow(t.oursIn, t.naive); t.naive != "" && f != nil {
 			if n, _, ok := f.at(g); ok {
-				floor = fmt.Sprintf("; the floor, %s: %.0f ns/record = %.2fx", t.floor, n, n/p)
+				naive = fmt.Sprintf("; the naive baseline, %s: %.0f ns/record = %.2fx", t.naive, n, n/p)
 			}
 		}
 		ratio := o / p
 		w.item(ratio <= t.limit, "caller cost, %s, %s: %s %.0f ns/record / %s %.0f ns/record = %.2fx (target ≤ %.2fx%s)",
-			t.what, goroutines(g), t.ours, o, twinName, p, ratio, t.limit, floor)
+			t.what, goroutines(g), t.ours, o, twinName, p, ratio, t.limit, naive)
 	}
 }

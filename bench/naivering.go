@@ -11,12 +11,14 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// The floor of scenario 5: each synchronous peer writing through
-// ringWriter, the simplest asynchronous writer, instead of to the sink
-// itself. On two CPUs a hand-off to a consumer goroutine that writes the
-// sink costs the producers whatever the consumer runs; these rows measure
-// what any hand-off, with none of a queue's guarantees, leaves of the
-// peer's throughput in the same run.
+// The naive baseline of scenarios 1 and 5: each synchronous peer writing
+// through ringWriter, the simplest asynchronous writer, instead of to the
+// sink itself. On two CPUs a hand-off to a consumer goroutine that writes
+// the sink costs the producers whatever the consumer runs; these rows show
+// what the first asynchronous writer a Go programmer would write, with none
+// of a queue's guarantees, costs in the same run. It is a baseline, not a
+// floor: a better hand-off does better (its consumer copies the buffer
+// under the lock, and a producer wakes it whenever it has parked).
 const (
 	zapRing     = "zap NewCore + naive ring"
 	zapRingWith = "zap NewCore + naive ring, With"
@@ -24,10 +26,10 @@ const (
 	zerologRing = "zerolog + naive ring"
 )
 
-// ringCfg is the configuration line the floor subjects share.
+// ringCfg is the configuration line the baseline subjects share.
 const ringCfg = "writes through a naive asynchronous writer (one mutex, one byte buffer of 1 MiB the producers append to, one goroutine that takes it whole and writes it to the sink; no levels, barrier, counters or bound but the buffer; Close drains it)"
 
-// ringSubject is a floor subject: logger's calls written through a
+// ringSubject is a baseline subject: logger's calls written through a
 // ringWriter to the sink.
 func ringSubject(name, cfg string, logger func(w io.Writer) func()) subject {
 	return subject{
@@ -42,7 +44,7 @@ func ringSubject(name, cfg string, logger func(w io.Writer) func()) subject {
 	}
 }
 
-// ringWithSubject is the floor of scenario 1's With rows: zap with the five
+// ringWithSubject is the baseline of scenario 1's With rows: zap with the five
 // fields given once, through the naive writer.
 func ringWithSubject() subject {
 	return ringSubject(zapRingWith, "as zap NewCore (sync), With, but", func(w io.Writer) func() {
@@ -51,7 +53,7 @@ func ringWithSubject() subject {
 	})
 }
 
-// ringSubjects are the floor subjects, one for each synchronous peer of
+// ringSubjects are the baseline subjects, one for each synchronous peer of
 // scenario 5 (and scenario 1's inline rows).
 func ringSubjects() []subject {
 	ring := ringSubject

@@ -213,7 +213,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s1) > 0 {
 		p("## 1. Caller cost, fast sink\n\n")
-		p("%s records per goroutine, after a warm-up, median of %d rounds, the rounds interleaved (each round measures every subject in turn); ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included. The \"With\" rows are zap with the five fields given once by Logger.With, each call logging the message only. The rows ending in + naive ring are the floor of an asynchronous logger's call: the synchronous peer writing through the simplest asynchronous writer (see scenario 5), which pays a hand-off to another goroutine and nothing else.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
+		p("%s records per goroutine, after a warm-up, median of %d rounds, the rounds interleaved (each round measures every subject in turn); ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included. The \"With\" rows are zap with the five fields given once by Logger.With, each call logging the message only. The rows ending in + naive ring are a naive baseline: the synchronous peer writing through the simplest asynchronous writer (see scenario 5), a hand-off to another goroutine with none of a queue's guarantees; a better hand-off can cost less.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
 		p("%s\n", callerCostTable(b.s1).String())
 	}
 
@@ -268,7 +268,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s5) > 0 {
 		p("## 5. Drain throughput, fast sink, two producers\n\n")
-		p("Two goroutines log %s records each as fast as possible; the clock runs from the first call until Close returns. Throughput counts delivered records only; the row is the median of %d rounds by throughput, the rounds interleaved. %s, zerolog writing to the sink with no queue between, is the peer of asynclog's NewWriter here. The rows ending in + naive ring are the floor: each synchronous peer writing through the simplest asynchronous writer (one mutex, one buffer, one goroutine that writes it whole), so that what any hand-off to another goroutine costs on this machine is read beside asynclog's.\n\n", count(int64(b.sz.s5Records)), s5Rounds, zerologSync)
+		p("Two goroutines log %s records each as fast as possible; the clock runs from the first call until Close returns. Throughput counts delivered records only; the row is the median of %d rounds by throughput, the rounds interleaved. %s, zerolog writing to the sink with no queue between, is the peer of asynclog's NewWriter here. The rows ending in + naive ring are a naive baseline: each synchronous peer writing through the simplest asynchronous writer (one mutex, one buffer that the consumer copies out under the lock, one goroutine that writes it whole), so that what a plain hand-off to another goroutine costs on this machine is read beside asynclog's.\n\n", count(int64(b.sz.s5Records)), s5Rounds, zerologSync)
 		t := table{head: []string{"subject", "logged", "delivered", "lost", "time to Close", "delivered records/s"}}
 		for _, r := range b.s5 {
 			t.add(r.sub.name, count(r.logged), count(r.delivered), lostCell(r.logged-r.delivered, r.logged), fmtDur(r.took), count(int64(r.rate)))

@@ -286,7 +286,7 @@ type s5Row struct {
 
 // scenario5 runs every subject, zerolog writing to the sink directly (the
 // peer of asynclog's NewWriter under zerolog), and each synchronous peer
-// through the naive asynchronous writer: the floor of a hand-off.
+// through the naive asynchronous writer: a naive baseline.
 func (b *bench) scenario5() {
 	subs := append(append(subjects(), zerologSyncSubject()), ringSubjects()...)
 	// The median of three rounds by throughput, each on a fresh instance,

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/asynclog/asynclog"
@@ -274,6 +275,17 @@ func New(rawURL string, opts Options) (*Sink, error) {
 		s.proto = newProtoEncoder(opts, lookupEnv)
 	}
 	return s, nil
+}
+
+// validHeaderName reports whether h is a token, as a header name must be.
+func validHeaderName(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return h != ""
 }
 
 // Close closes the idle connections of the sink's own client. It does not

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"strconv"
-	"strings"
 
 	"github.com/asynclog/asynclog"
 )
@@ -112,17 +111,6 @@ func (s *Sink) idempotencyKey(st pending) string {
 		return ""
 	}
 	return s.idemPrefix + "-" + strconv.FormatUint(st.batch, 10) + "-" + strconv.Itoa(st.req)
-}
-
-// validHeaderName reports whether h is a token, as a header name must be.
-func validHeaderName(h string) bool {
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return h != ""
 }
 
 // stopped returns the error of a Write that stopped at a failed request,

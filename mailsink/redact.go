@@ -9,7 +9,8 @@ import (
 	"github.com/asynclog/asynclog"
 )
 
-// Keeping the password out of errors: a server's reply may echo it.
+// Keeping the password out of errors (a server's reply may echo it), and
+// the ASCII checks that decide whether a message needs SMTPUTF8.
 
 // secretForms lists the password as it could appear in a reply that
 // echoes a command: plain, base64 (AUTH LOGIN) and the base64 of the AUTH
