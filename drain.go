@@ -267,11 +267,13 @@ func (c *consumer) prepare(d noticesDue) {
 	}
 	whole := c.notices == 0 && s.dead == 0
 	block := whole && c.msgless // WriterSink takes the segment's bytes as they lie ...
+	// Every record is written from here on: fillEncoded waits for each of
+	// a memory segment's; the spool's batch (no buf) was written by read,
+	// on this goroutine.
 	if s.buf != nil {
-		s.fillEncoded() // waits for every record; the spool's batch (no buf) comes with its Records whole
+		s.fillEncoded()
 	}
 	for i := range s.n {
-		s.wait(i)
 		mt := &s.meta[i]
 		if mt.dead {
 			continue

@@ -243,12 +243,12 @@ func (p *spoolStore) take() *segment {
 	if g.n == 0 {
 		return nil
 	}
-	g.gen++ // nothing is done until read has copied it
 	return g
 }
 
 // read copies the records take claimed into the batch segment, each once
-// its log call has committed it.
+// its log call has committed it. It marks none done (meta.done): only the
+// consumer reads this segment, after read returns.
 func (p *spoolStore) read(g *segment) {
 	if g != &p.seg {
 		return
@@ -262,7 +262,6 @@ func (p *spoolStore) read(g *segment) {
 		g.recs[i] = Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded}
 		mt := &g.meta[i]
 		mt.set(r.Seq, slog.Level(r.Level), len(r.Encoded), r.Message == "")
-		mt.done.Store(g.gen)
 		g.liveBytes += len(r.Encoded)
 	}
 }

@@ -40,9 +40,10 @@ type store interface {
 	// take hands the consumer the oldest records, at most one batch:
 	// nil if there are none.
 	take() *segment
-	// read runs on the consumer after a take, outside the lock, and
-	// leaves every record of seg written or on its way (segment.wait): the
-	// spool copies the records take claimed out of its file here.
+	// read runs on the consumer after a take, outside the lock: the
+	// spool copies the records take claimed out of its file here, whole.
+	// A memory segment's records may still be on their way: the consumer
+	// waits for them (fillEncoded).
 	read(seg *segment)
 	// warm runs on the consumer after a take, outside the lock: work that
 	// keeps cost off the next log calls (the spool pre-faults the room
