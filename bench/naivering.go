@@ -56,17 +56,16 @@ func ringWithSubject() subject {
 // ringSubjects are the baseline subjects, one for each synchronous peer of
 // scenario 5 (and scenario 1's inline rows).
 func ringSubjects() []subject {
-	ring := ringSubject
 	return []subject{
-		ring(zapRing, "as zap NewCore (sync), but", func(w io.Writer) func() {
+		ringSubject(zapRing, "as zap NewCore (sync), but", func(w io.Writer) func() {
 			l := zap.New(zapcore.NewCore(zapEncoder(), zapcore.AddSync(w), zapcore.InfoLevel))
 			return func() { zapLog(l) }
 		}),
-		ring(slogRing, "as slog JSONHandler (sync), but", func(w io.Writer) func() {
+		ringSubject(slogRing, "as slog JSONHandler (sync), but", func(w io.Writer) func() {
 			l := slog.New(slog.NewJSONHandler(w, nil))
 			return func() { slogLog(l) }
 		}),
-		ring(zerologRing, "as zerolog (sync), but", func(w io.Writer) func() {
+		ringSubject(zerologRing, "as zerolog (sync), but", func(w io.Writer) func() {
 			l := zerolog.New(w).With().Timestamp().Logger()
 			return func() { zerologLog(&l) }
 		}),
