@@ -18,7 +18,9 @@ import (
 // sink is a WriterSink, which never reads it). Encoded holds
 // the whole record as the front end's encoder wrote it (one JSON object by
 // default), without a trailing line ending. Encoded lives in a buffer the
-// queue reuses: a Sink must copy it if it needs it after Write returns.
+// queue reuses (with a spool, the spool's own copy of the record, in its
+// file): a Sink must copy it if it needs it after Write returns, and must
+// not change its bytes.
 type Record struct {
 	Time    time.Time
 	Level   slog.Level // zap levels mapped: Debug -4, Info 0, Warn 4, Error 8, DPanic 12, Panic 16, Fatal 20
@@ -31,7 +33,10 @@ type Record struct {
 // Write is only called from the queue's consumer goroutine, one call at a
 // time, so a Sink needs no locking of its own for Write. It must honour ctx:
 // return promptly once ctx is done. It must not keep batch or any Encoded
-// slice after it returns: the queue reuses them.
+// slice after it returns: the queue reuses them. It must not change an
+// Encoded slice's bytes either: with a spool they are the record as the
+// next start would deliver it again, should this process die before the
+// batch is settled.
 //
 // A Write error is retried unless it is wrapped with [Permanent] or
 // [Partial]; [RetryAfter] asks for a minimum wait before the next attempt.

@@ -34,7 +34,8 @@ type spoolStore struct {
 	batch int            // most records a take reads: Options.BatchSize
 	limit int            // about the most bytes a take reads
 	kept  int            // records in the sink's hands when Shutdown gave up: still stored
-	reads []spool.Record // the batch read, reused: Encoded stays valid until the next take
+	reads []spool.Record // the batch read, reused: Encoded is a view of the mapping (valid until release) or a copy in spare
+	spare [][]byte       // for each of reads, the array a record copied out of the mapping is in: one that wraps around the ring's end
 	taken []uint64       // the places of the records take claimed, for read
 	seg   segment        // the batch read, as the consumer takes it
 	// The room ahead of the tail, as take saw it, for warm to pre-fault,
@@ -246,9 +247,11 @@ func (p *spoolStore) take() *segment {
 	return g
 }
 
-// read copies the records take claimed into the batch segment, each once
-// its log call has committed it. It marks none done (meta.done): only the
-// consumer reads this segment, after read returns.
+// read reads the records take claimed into the batch segment, each once
+// its log call has committed it: its encoding is a view of the mapping,
+// valid until release, which comes after the sink's Write, Fallback and
+// retries, none of which may keep it (see Sink). It marks none done
+// (meta.done): only the consumer reads this segment, after read returns.
 func (p *spoolStore) read(g *segment) {
 	if g != &p.seg {
 		return
@@ -256,9 +259,10 @@ func (p *spoolStore) read(g *segment) {
 	for i, pos := range p.taken {
 		if i == len(p.reads) {
 			p.reads = append(p.reads, spool.Record{})
+			p.spare = append(p.spare, nil)
 		}
 		r := &p.reads[i]
-		p.s.ReadAt(pos, r)
+		p.spare[i] = p.s.ViewAt(pos, r, p.spare[i])
 		g.recs[i] = Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded}
 		mt := &g.meta[i]
 		mt.set(r.Seq, slog.Level(r.Level), len(r.Encoded), r.Message == "")

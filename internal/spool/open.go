@@ -171,6 +171,7 @@ func (s *Spool) mapData(size uint64) error {
 		return err
 	}
 	s.mem, s.ring, s.size = mem, mem[headerSize:], size
+	s.writesBack = writesBack(s.data)
 	return nil
 }
 

@@ -21,9 +21,11 @@ func (s *Spool) Ahead() (from, to uint64) {
 // mapping once it is written back, and the next store into it faults. It
 // touches no byte of the ring: it may run while Appends write the same
 // pages. It is safe to call from any goroutine while the Spool is open,
-// and does nothing on error (a fault on Append is the fallback).
+// and does nothing on error (a fault on Append is the fallback). On a file
+// system in memory (tmpfs, ramfs) it does nothing: there is no write-back,
+// and Open's populated mapping stays writable.
 func (s *Spool) Prefault(from, to uint64) {
-	if s.ring == nil || to <= from || s.size == 0 {
+	if s.ring == nil || to <= from || s.size == 0 || !s.writesBack {
 		return
 	}
 	n := min(to-from, s.size)

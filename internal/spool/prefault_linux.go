@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"os"
 	"syscall"
 	"unsafe"
 )
@@ -21,4 +22,22 @@ func populateWrite(b []byte) {
 		return
 	}
 	_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, start, end-start, madvPopulateWrite)
+}
+
+// The file systems that keep their files in memory only: no write-back,
+// so a page of a shared mapping, once present and writable, stays so.
+const (
+	tmpfsMagic = 0x01021994
+	ramfsMagic = 0x858458f6
+)
+
+// writesBack reports whether f's file system writes dirty pages back
+// (true when statfs fails: Prefault then runs, as it is harmless).
+func writesBack(f *os.File) bool {
+	var st syscall.Statfs_t
+	if err := syscall.Fstatfs(int(f.Fd()), &st); err != nil {
+		return true
+	}
+	t := uint32(st.Type) // a 32-bit field on some platforms
+	return t != tmpfsMagic && t != ramfsMagic
 }

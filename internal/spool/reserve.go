@@ -183,12 +183,37 @@ func (s *Spool) claim() (uint64, bool) {
 // of which touches a claimed record), but not with Release, Close, Read
 // or another ReadAt.
 func (s *Spool) ReadAt(pos uint64, r *Record) {
+	enc, encLen := s.readHead(pos, r)
+	r.Encoded = s.appendOut(r.Encoded[:0], enc, encLen)
+}
+
+// ViewAt is ReadAt for a caller that is done with the record before it
+// releases it (the consumer, whose sink must not keep a batch): r.Encoded
+// is the encoding in the mapping itself where it lies in one piece, and
+// else a copy in buf's array. It returns buf, grown if the copy needed
+// more, for the next call. A view is valid until the record is released
+// or the spool closed; its capacity is its length, so that an append to
+// it copies rather than write the ring. It runs where ReadAt may.
+func (s *Spool) ViewAt(pos uint64, r *Record, buf []byte) []byte {
+	enc, encLen := s.readHead(pos, r)
+	if p := enc % s.size; p+encLen <= s.size {
+		r.Encoded = s.ring[p : p+encLen : p+encLen]
+		return buf
+	}
+	buf = s.appendOut(buf[:0], enc, encLen)
+	r.Encoded = buf
+	return buf
+}
+
+// readHead waits for the record at pos to be committed and reads its
+// header and message into r, which it leaves with r.Encoded as it was; it
+// returns where the encoding lies and its length.
+func (s *Spool) readHead(pos uint64, r *Record) (enc, encLen uint64) {
 	s.awaitCommit(pos)
 	var h [recHeader]byte
 	s.copyOut(h[:], pos)
 	le := binary.LittleEndian
 	msgLen := uint64(le.Uint32(h[rMsgLen:]))
-	encLen := uint64(le.Uint32(h[rEncLen:]))
 	r.Seq = le.Uint64(h[rSeq:])
 	r.Time = int64(le.Uint64(h[rTime:]))
 	r.Level = int32(le.Uint32(h[rLevel:]))
@@ -196,7 +221,7 @@ func (s *Spool) ReadAt(pos uint64, r *Record) {
 	if string(s.msg) != r.Message {
 		r.Message = string(s.msg)
 	}
-	r.Encoded = s.appendOut(r.Encoded[:0], pos+recHeader+msgLen, encLen)
+	return pos + recHeader + msgLen, uint64(le.Uint32(h[rEncLen:]))
 }
 
 // awaitAllCommits reports, within closeCommitWait, that no frame between

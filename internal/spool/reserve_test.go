@@ -3,6 +3,7 @@
 package spool
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -133,6 +135,8 @@ func TestCommitsOutsideTheLockAreReadWhole(t *testing.T) {
 	go func() {
 		defer close(consumer)
 		var taken []uint64
+		var views []Record
+		var spare []byte
 		done := false
 		for !done {
 			select {
@@ -143,10 +147,20 @@ func TestCommitsOutsideTheLockAreReadWhole(t *testing.T) {
 			mu.Lock()
 			taken = s.Claim(taken[:0], 64, 1<<20)
 			mu.Unlock()
-			for _, pos := range taken {
+			views = views[:0]
+			for i, pos := range taken {
 				var r Record
-				s.ReadAt(pos, &r)
+				if i%2 == 0 {
+					s.ReadAt(pos, &r)
+				} else {
+					spare = s.ViewAt(pos, &r, spare[:0:0]) // each record its own spare: a copy must last the batch
+				}
+				views = append(views, r)
+				r.Encoded = bytes.Clone(r.Encoded)
 				read = append(read, r)
+			}
+			for _, r := range views { // the producers wrote on meanwhile: a view lasts until Release
+				require.Equal(t, string(mixed(r.Seq).Encoded), string(r.Encoded), "record %d's view before its Release", r.Seq)
 			}
 			mu.Lock()
 			require.NoError(t, s.Release(len(taken)))
@@ -255,4 +269,39 @@ func TestCloseLeavesTheMappingToAStalledCommit(t *testing.T) {
 	defer c.Close(true)
 	assert.Equal(t, []Record{r}, readAll(c), "committed late, but whole")
 	assert.Equal(t, Damage{}, c.Damage())
+}
+
+func TestViewAtIsTheEncodingInTheMappingOrACopyWhereItWraps(t *testing.T) {
+	s := openT(t, t.TempDir(), 1<<12)
+	defer s.Close(false)
+	ring := s.ring
+	inRing := func(b []byte) bool {
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(ring)))
+		return p >= lo && p < lo+uintptr(len(ring))
+	}
+	var views, copies int
+	var spare []byte
+	for seq := uint64(1); seq <= 400; seq++ { // many laps of a 4 KiB ring
+		want := rec(seq)
+		require.True(t, appendRec(s, want), "Append %d", seq)
+		pos := s.Claim(nil, 1, 1<<20)
+		require.Len(t, pos, 1)
+		var r Record
+		spare = s.ViewAt(pos[0], &r, spare)
+		require.Equal(t, want, r, "record %d", seq)
+		if inRing(r.Encoded) {
+			views++
+			require.Equal(t, len(r.Encoded), cap(r.Encoded), "record %d: a view's capacity is its length", seq)
+			before := bytes.Clone(ring)
+			_ = append(r.Encoded, "more"...)
+			require.Equal(t, before, ring, "record %d: an append to the view leaves the ring as it was", seq)
+		} else {
+			copies++
+			require.Equal(t, unsafe.SliceData(spare), unsafe.SliceData(r.Encoded), "record %d: the copy is in the spare array returned", seq)
+		}
+		require.NoError(t, s.Release(1))
+	}
+	assert.Positive(t, views, "records in one piece are views")
+	assert.Positive(t, copies, "records across the ring's end are copies")
 }

@@ -178,6 +178,9 @@ type Spool struct {
 	mem   []byte // the whole mapping: header page, then ring
 	ring  []byte // mem[headerSize:]
 	size  uint64 // len(ring)
+	// writesBack: the file system writes dirty pages back, so a page is
+	// write-protected again after it is written back (see Prefault).
+	writesBack bool
 
 	// The frames between head and tail tile the ring: records in line, in
 	// the order of their sequence numbers; records out of line, placed in
