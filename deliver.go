@@ -50,7 +50,7 @@ func (c *consumer) deliver() {
 // the segment, emptied for reuse.
 func (c *consumer) finishBatch() {
 	clear(c.recs)
-	c.batch, c.block = nil, nil
+	c.batch, c.block, c.unfilled = nil, nil, false
 	if c.seg != nil {
 		c.seg.reset()
 	}
@@ -305,6 +305,7 @@ func (c *consumer) write(s Sink, recs []Record) (err error) {
 	if ws, ok := s.(*writerSink); ok && c.block != nil && len(recs) == c.seg.n && &recs[0] == &c.seg.recs[0] {
 		return ws.writeBlock(c.block) // the segment as it lies: already one newline-separated block
 	}
+	c.fill()
 	return s.Write(ctx, recs)
 }
 

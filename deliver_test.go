@@ -7,7 +7,10 @@ package asynclog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,4 +156,49 @@ func TestDeliveredBeforeFailure(t *testing.T) {
 	assert.Equal(t, uint64(10), st.Delivered, "3 by the sink and 7 by the fallback")
 	assert.Equal(t, uint64(7), st.FellBack)
 	assert.Equal(t, uint64(0), st.Failed)
+}
+
+// shortWriter's first Write takes the first line of what it is given and
+// fails, saying so with Delivered; later Writes take everything.
+type shortWriter struct {
+	mu    sync.Mutex
+	lines []string
+	calls int
+}
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls++
+	text := strings.TrimSuffix(string(p), "\n")
+	got := strings.Split(text, "\n")
+	if w.calls == 1 {
+		w.lines = append(w.lines, got[0])
+		return len(got[0]) + 1, asynclog.Delivered(errors.New("connection reset after one line"), 1)
+	}
+	w.lines = append(w.lines, got...)
+	return len(p), nil
+}
+
+// A WriterSink is handed a batch as the bytes it lies in (no record's
+// Encoded is set for it); when its writer takes only part, the records
+// left are retried with their own bytes.
+func TestWriterSinkRetriesTheRestOfABatchWithItsBytes(t *testing.T) {
+	w := &shortWriter{}
+	q := newQueue(t, asynclog.WriterSink(w), asynclog.Options{BatchSize: 8, FlushInterval: time.Hour, MinBackoff: time.Millisecond})
+	lw := asynclog.NewWriter(q)
+	var want []string
+	for i := range 8 {
+		line := fmt.Sprintf("line %d of the batch", i)
+		want = append(want, line)
+		_, err := lw.Write([]byte(line + "\n"))
+		require.NoError(t, err)
+	}
+	require.NoError(t, q.Flush(context.Background()))
+	require.NoError(t, q.Close())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	assert.Equal(t, want, w.lines, "each record once, in order, its own bytes")
+	assert.Equal(t, 2, w.calls, "the block, then the seven records it left")
+	assert.Equal(t, uint64(8), q.Stats().Delivered)
 }

@@ -18,6 +18,7 @@ type consumer struct {
 	batch      []Record // what Write is given: seg.recs itself, or recs
 	recs       []Record // the batch when it is not seg.recs: notices first, evicted records left out
 	block      []byte   // seg's bytes when WriterSink may write them as they lie, else nil
+	unfilled   bool     // batch is seg.recs with Encoded not yet set: WriterSink writes block (fill)
 	notices    int      // leading synthetic records in batch (drop, failure notices), not counted
 	failNotice bool     // batch carries a failure notice (notice.go)
 	// failing is when the sink's current run of retryable failures began
@@ -249,9 +250,11 @@ func (c *consumer) takeLocked() noticesDue {
 // lock: the notices due first (notice.go),
 // then the live records, each once its log call has copied its bytes, with
 // the messages the io.Writer front end left in the encodings found. A
-// segment with no evicted records and no notice is written as it is.
+// segment with no evicted records and no notice is written as it is; if
+// its sink is WriterSink, which takes the segment's bytes as they lie, the
+// records' Encoded are left unset until a sink reads them (fill).
 func (c *consumer) prepare(d noticesDue) {
-	c.recs, c.notices = c.recs[:0], 0
+	c.recs, c.notices, c.unfilled = c.recs[:0], 0, false
 	if d.drops.total > 0 {
 		c.recs = append(c.recs, c.q.notice(d.drops))
 		c.notices++
@@ -261,12 +264,16 @@ func (c *consumer) prepare(d noticesDue) {
 		c.notices++
 	}
 	s := c.seg
+	c.block = nil
 	if s == nil {
 		c.batch = c.recs
 		return
 	}
 	whole := c.notices == 0 && s.dead == 0
-	block := whole && c.msgless // WriterSink takes the segment's bytes as they lie ...
+	if whole && c.msgless && s.buf != nil && s.n > 0 && s.asBlock() {
+		c.batch, c.block, c.unfilled = s.recs[:s.n], s.buf[:s.off], true
+		return
+	}
 	// Every record is written from here on: fillEncoded waits for each of
 	// a memory segment's; the spool's batch (no buf) was written by read,
 	// on this goroutine.
@@ -284,18 +291,21 @@ func (c *consumer) prepare(d noticesDue) {
 		if !whole {
 			c.recs = append(c.recs, s.recs[i])
 		}
-		if enc := s.recs[i].Encoded; block && len(enc) > 0 && enc[len(enc)-1] == '\n' {
-			block = false // ... unless a record ends in its own newline, where WriterSink adds none
-		}
 	}
-	c.block = nil
 	if whole {
 		c.batch = s.recs[:s.n]
-		if block && s.n > 0 {
-			c.block = s.buf[:s.off]
-		}
 	} else {
 		c.batch = c.recs
+	}
+}
+
+// fill sets the Encoded of a batch that prepare left as a block, for a
+// sink that reads the records (the Fallback, or a retry that is not
+// WriterSink's).
+func (c *consumer) fill() {
+	if c.unfilled {
+		c.seg.fillEncoded()
+		c.unfilled = false
 	}
 }
 

@@ -76,7 +76,7 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 			break
 		}
 	}
-	s.meta[i].set(s.base+i, rec.Level, int(need-1), raw)
+	s.meta[i].set(s.base+i, rec.Level, rec.Encoded, raw)
 	pending{s: s, i: i, off: off}.write(rec)
 	// Wake the consumer if it sleeps waiting for this: any record, or the
 	// store half full (press, as for store.pressing).

@@ -118,7 +118,7 @@ func (m *memStore) push(seq uint64, rec Record, raw bool) pending {
 	}
 	s.n++
 	s.off += need
-	s.meta[i].set(seq, rec.Level, need-1, raw)
+	s.meta[i].set(seq, rec.Level, rec.Encoded, raw)
 	s.live++
 	s.liveBytes += need - 1
 	m.n++

@@ -265,7 +265,7 @@ func (p *spoolStore) read(g *segment) {
 		p.spare[i] = p.s.ViewAt(pos, r, p.spare[i])
 		g.recs[i] = Record{Time: time.Unix(0, r.Time), Level: slog.Level(r.Level), Message: r.Message, Encoded: r.Encoded}
 		mt := &g.meta[i]
-		mt.set(r.Seq, slog.Level(r.Level), len(r.Encoded), r.Message == "")
+		mt.set(r.Seq, slog.Level(r.Level), r.Encoded, r.Message == "")
 		g.liveBytes += len(r.Encoded)
 	}
 }

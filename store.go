@@ -116,12 +116,15 @@ type recMeta struct {
 	size  int           // its encoding's length
 	dead  bool          // evicted (DropOldest, KeepLevel): skipped by the consumer
 	raw   bool          // Message is still inside Encoded (the io.Writer front end)
+	nl    bool          // Encoded ends in its own newline (WriterSink adds none after it)
 	done  atomic.Uint32 // the log call has written its Record and bytes: the segment's gen then
 }
 
-// set writes what the queue keeps of a new record (not done yet).
-func (mt *recMeta) set(seq uint64, level slog.Level, size int, raw bool) {
-	mt.seq, mt.level, mt.size, mt.dead, mt.raw = seq, level, size, false, raw
+// set writes what the queue keeps of a new record (not done yet), whose
+// encoding is enc.
+func (mt *recMeta) set(seq uint64, level slog.Level, enc []byte, raw bool) {
+	mt.seq, mt.level, mt.size, mt.dead, mt.raw = seq, level, len(enc), false, raw
+	mt.nl = len(enc) > 0 && enc[len(enc)-1] == '\n'
 }
 
 // pending is a record whose place is reserved, for the log call to write
@@ -169,6 +172,21 @@ func (s *segment) fillEncoded() {
 		s.recs[i].Encoded = s.buf[off : off+n : off+n]
 		off += n + 1
 	}
+}
+
+// asBlock waits for every record's bytes, and reports whether the segment
+// is the block WriterSink would write: no encoding ends in its own
+// newline, where WriterSink adds none. It reads each record's meta only,
+// not its Record or its bytes.
+func (s *segment) asBlock() bool {
+	block := true
+	for i := range s.n {
+		s.wait(i)
+		if s.meta[i].nl {
+			block = false
+		}
+	}
+	return block
 }
 
 // wait returns once the record at i has its bytes.
