@@ -217,7 +217,7 @@ func (q *queue) decideLocked(w *roomWaiter, accept bool) {
 	if accept {
 		p, wake := q.pushLocked(w.rec, w.raw)
 		p.write(w.rec) // under the lock: a rare path
-		if wake {
+		if wake != sleepAwake {
 			q.signal()
 		}
 	} else {
@@ -250,7 +250,10 @@ func (q *queue) acceptLocked(rec Record, raw bool) bool {
 	q.openFastLocked()
 	q.mu.Unlock()
 	p.write(rec)
-	if wake {
+	switch wake {
+	case sleepOnBatch:
+		q.wakeLingering(rec)
+	case sleepOnRecord:
 		q.signal()
 	}
 	return true
@@ -260,13 +263,15 @@ func (q *queue) acceptLocked(rec Record, raw bool) bool {
 // left to copy. If the parked consumer waits for it, it marks the consumer
 // awake and reports that the caller must signal it (after Unlock, or at
 // once with nudgeLocked's send).
-func (q *queue) pushLocked(rec Record, raw bool) (pending, bool) {
+func (q *queue) pushLocked(rec Record, raw bool) (pending, uint32) {
 	p := q.store.push(q.seq, rec, raw)
 	q.seq++
-	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && q.store.pressing() {
-		return p, q.sleep.CompareAndSwap(m, sleepAwake) // else a lock-free log call woke it
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (q.store.pressing() || q.overdue(rec)) {
+		if q.sleep.CompareAndSwap(m, sleepAwake) { // else a lock-free log call woke it
+			return p, m
+		}
 	}
-	return p, false
+	return p, sleepAwake
 }
 
 // nudgeLocked wakes the parked consumer.

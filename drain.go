@@ -108,10 +108,13 @@ func (c *consumer) settleLocked() {
 // waitLocked waits until a batch should be written, and reports false when
 // the consumer should exit instead: Shutdown has begun and nothing is left.
 //
-// Under load the consumer wakes once per batch: with records there but
-// fewer than a batch's worth, it lingers (FlushInterval, counted from when
-// it first saw them) and only the log call that completes a batch nudges
-// it. A Flush, Shutdown, a synchronous record or a log call waiting for
+// Under load the consumer wakes at most once per batch: with records there
+// but fewer than a batch's worth, it lingers (FlushInterval, counted from
+// when it first saw them), and when its timer wakes it, it takes batch
+// after batch until less than one is left. Only a log call that finds the
+// store half full, or the linger overdue (the runtime ran the timer late:
+// see queue.overdue), nudges it sooner, and yields its processor to it. A
+// Flush, Shutdown, a synchronous record or a log call waiting for
 // room does not wait for the linger; MinInterval holds back even those
 // but Flush and Shutdown.
 func (c *consumer) waitLocked() bool {
@@ -157,7 +160,9 @@ func (c *consumer) waitLocked() bool {
 		if until.IsZero() {
 			return true
 		}
-		q.parkLocked(mode, until, pacing, &c.timer)
+		if q.parkLocked(mode, until, pacing, &c.timer) {
+			c.firstSeen = time.Now().Add(-o.FlushInterval) // woken overdue: the linger is over
+		}
 	}
 }
 
@@ -172,13 +177,17 @@ func later(a, b time.Time) time.Time {
 // says), a Flush, Shutdown or a log call waiting for room does, until is
 // reached (if not zero), or the drain is abandoned. pacing says it waits out
 // MinInterval on purpose, so that a log call waiting for room does not take
-// the pause for a stuck sink. q.mu is held on entry and on return.
+// the pause for a stuck sink. q.mu is held on entry and on return. It
+// reports whether a log call found the linger overdue (queue.overdue).
 //
 // Only the log call that brings what the consumer waits for pays for waking
 // it (a non-blocking send on a one-slot channel); records gather while it
 // sleeps, and it takes them in one batch under one lock.
-func (q *queue) parkLocked(mode uint32, until time.Time, pacing bool, timer **time.Timer) {
+func (q *queue) parkLocked(mode uint32, until time.Time, pacing bool, timer **time.Timer) (hurried bool) {
 	q.pacing = pacing
+	if mode == sleepOnBatch {
+		q.due.Store(until.UnixNano()) // before sleep: a log call that sees the mode sees its time
+	}
 	q.sleep.Store(mode)
 	// A lock-free log call that reserved since the caller's fold saw the
 	// consumer awake and did not wake it: fold again now that it sleeps
@@ -188,7 +197,7 @@ func (q *queue) parkLocked(mode uint32, until time.Time, pacing bool, timer **ti
 	if mode == sleepOnRecord && q.store.queued() > 0 || mode == sleepOnBatch && q.store.pressing() {
 		q.sleep.Store(sleepAwake)
 		q.pacing = false
-		return // the caller looks again
+		return false // the caller looks again
 	}
 	q.mu.Unlock()
 	var tc <-chan time.Time
@@ -212,6 +221,7 @@ func (q *queue) parkLocked(mode uint32, until time.Time, pacing bool, timer **ti
 	q.lock()
 	q.sleep.Store(sleepAwake)
 	q.pacing = false
+	return q.hurry.Swap(false)
 }
 
 // noticesDue are the notices that open the next batch: the drops since

@@ -31,6 +31,11 @@ package asynclog
 // before the segment was reused fails after it: within one use, the same
 // word under a later lease has bounds at least as wide, so a CAS that
 // outlived its lease reserves nothing it could not have reserved then.
+import (
+	"runtime"
+	"time"
+)
+
 const (
 	resClosed  = 1 << 63
 	resGenBits = 23
@@ -80,12 +85,46 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 	pending{s: s, i: i, off: off}.write(rec)
 	// Wake the consumer if it sleeps waiting for this: any record, or the
 	// store half full (press, as for store.pressing).
-	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && pressed(s.press.Load(), i+1, off+need) {
-		if q.sleep.CompareAndSwap(m, sleepAwake) {
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (pressed(s.press.Load(), i+1, off+need) || q.overdue(rec)) {
+		if !q.sleep.CompareAndSwap(m, sleepAwake) {
+			return true // another log call woke it
+		}
+		if m == sleepOnBatch {
+			q.wakeLingering(rec)
+		} else {
 			q.signal()
 		}
 	}
 	return true
+}
+
+// overdue reports whether rec is stamped at or after the time the
+// lingering consumer was to wake (queue.due). Its timer has fired then, but
+// the runtime runs timers only where a goroutine yields its processor: a
+// flood from as many goroutines as there are processors runs timers late,
+// when the scheduler preempts one (every 10 ms), while the queue fills. A
+// log call that finds the consumer overdue wakes it and yields its
+// processor to it (runtime.Gosched: the woken goroutine runs next where it
+// was woken).
+//
+// A record stamped a second or more after that time is taken for one
+// stamped by its caller ahead of the clock, not for a late timer: it wakes
+// nothing.
+func (q *queue) overdue(rec Record) bool {
+	d := rec.Time.UnixNano() - q.due.Load()
+	return d >= 0 && d < int64(time.Second)
+}
+
+// wakeLingering wakes the consumer that lingered (sleepOnBatch) and is now
+// woken by a log call (the CAS from m to sleepAwake won), and yields the
+// caller's processor to it: it lingered, and the store is half full or its
+// linger overdue, so every processor is busy (see overdue).
+func (q *queue) wakeLingering(rec Record) {
+	if q.overdue(rec) {
+		q.hurry.Store(true)
+	}
+	q.signal()
+	runtime.Gosched()
 }
 
 // pressed reports whether a leased segment filled to n records and off
@@ -99,7 +138,7 @@ func pressed(press, n, off uint64) bool {
 const (
 	sleepAwake    uint32 = iota // not sleeping, or already woken
 	sleepOnRecord               // any record: the queue was empty
-	sleepOnBatch                // the store half full (store.pressing): it lingers, and its timer wakes it
+	sleepOnBatch                // the store half full (store.pressing) or the linger overdue (queue.overdue): it lingers, and its timer wakes it
 	sleepNever                  // nothing a log call brings: it waits out MinInterval
 )
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,5 +249,67 @@ func TestBoundsAsLargeAsAnIntHoldsNeitherOverflowNorPress(t *testing.T) {
 		if lim := s.lim.Load(); lim>>32 < 2 || lim&pairMax < 200 {
 			t.Errorf("Size %d, MaxBytes %d: no room for a second record (lim %#x)", c.size, c.max, lim)
 		}
+	}
+}
+
+// A consumer lingering for a batch is woken by a log call stamped at or
+// after its wake time, and not only by its timer: when every processor
+// runs a log call, the runtime runs that timer late (see queue.overdue).
+// The linger here is an hour: only the overdue record can wake it, and it
+// then takes what is there at once, in memory (through the lease) and in
+// a spool (under the mutex). A record stamped seconds after the wake time
+// is taken for one stamped ahead of the clock, and wakes nothing.
+func TestALogCallAfterTheLingerWakesTheConsumer(t *testing.T) {
+	for _, store := range []string{"memory", "spool"} {
+		t.Run(store, func(t *testing.T) {
+			got := make(chan string, 4)
+			sink := SinkFunc(func(_ context.Context, batch []Record) error {
+				for _, r := range batch {
+					got <- r.Message
+				}
+				return nil
+			})
+			opts := Options{FlushInterval: time.Hour}
+			if store == "spool" {
+				opts.Spool = t.TempDir()
+			}
+			pub, err := NewQueue(sink, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pub.Close()
+			h := NewHandler(pub, nil)
+			ctx := context.Background()
+			if err := h.Handle(ctx, slog.NewRecord(time.Now(), slog.LevelInfo, "first", 0)); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for pub.q.sleep.Load() != sleepOnBatch { // the consumer saw it, and lingers
+				if time.Now().After(deadline) {
+					t.Fatal("the consumer did not linger for the first record")
+				}
+				runtime.Gosched()
+			}
+			due := time.Unix(0, pub.q.due.Load())
+			if err := h.Handle(ctx, slog.NewRecord(due.Add(2*time.Second), slog.LevelInfo, "ahead of the clock", 0)); err != nil {
+				t.Fatal(err)
+			}
+			if m := pub.q.sleep.Load(); m != sleepOnBatch {
+				t.Fatalf("a record stamped 2s after the wake time woke the consumer (sleep %d): taken for one stamped ahead of the clock, it must not", m)
+			}
+			if err := h.Handle(ctx, slog.NewRecord(due.Add(time.Millisecond), slog.LevelInfo, "overdue", 0)); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"first", "ahead of the clock", "overdue"} {
+				select {
+				case m := <-got:
+					if m != want {
+						t.Fatalf("delivered %q, want %q", m, want)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatalf("%q not delivered: the lingering consumer was not woken", want)
+				}
+			}
+		})
 	}
 }
