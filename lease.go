@@ -107,13 +107,19 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 // processor to it (runtime.Gosched: the woken goroutine runs next where it
 // was woken).
 //
-// A record stamped a second or more after that time is taken for one
-// stamped by its caller ahead of the clock, not for a late timer: it wakes
-// nothing.
+// Overdue is from overdueSlack after that time: a timer that is on time
+// wakes the consumer within it (where a processor is free), and the call
+// that would race it to the wake-up is spared the yield. A record stamped
+// a second or more after that time is taken for one stamped by its caller
+// ahead of the clock, not for a late timer: it wakes nothing.
 func (q *queue) overdue(rec Record) bool {
 	d := rec.Time.UnixNano() - q.due.Load()
-	return d >= 0 && d < int64(time.Second)
+	return d >= int64(overdueSlack) && d < int64(time.Second)
 }
+
+// overdueSlack is how late the lingering consumer's timer may be before a
+// log call wakes it: far less than the 10 ms between preemptions.
+const overdueSlack = 250 * time.Microsecond
 
 // wakeLingering wakes the consumer that lingered (sleepOnBatch) and is now
 // woken by a log call (the CAS from m to sleepAwake won), and yields the

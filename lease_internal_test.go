@@ -262,7 +262,7 @@ func TestBoundsAsLargeAsAnIntHoldsNeitherOverflowNorPress(t *testing.T) {
 func TestALogCallAfterTheLingerWakesTheConsumer(t *testing.T) {
 	for _, store := range []string{"memory", "spool"} {
 		t.Run(store, func(t *testing.T) {
-			got := make(chan string, 4)
+			got := make(chan string, 8)
 			sink := SinkFunc(func(_ context.Context, batch []Record) error {
 				for _, r := range batch {
 					got <- r.Message
@@ -297,10 +297,16 @@ func TestALogCallAfterTheLingerWakesTheConsumer(t *testing.T) {
 			if m := pub.q.sleep.Load(); m != sleepOnBatch {
 				t.Fatalf("a record stamped 2s after the wake time woke the consumer (sleep %d): taken for one stamped ahead of the clock, it must not", m)
 			}
+			if err := h.Handle(ctx, slog.NewRecord(due.Add(overdueSlack/2), slog.LevelInfo, "on time", 0)); err != nil {
+				t.Fatal(err)
+			}
+			if m := pub.q.sleep.Load(); m != sleepOnBatch {
+				t.Fatalf("a record stamped within the slack woke the consumer (sleep %d): its timer is on time, the call must not race it", m)
+			}
 			if err := h.Handle(ctx, slog.NewRecord(due.Add(time.Millisecond), slog.LevelInfo, "overdue", 0)); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"first", "ahead of the clock", "overdue"} {
+			for _, want := range []string{"first", "ahead of the clock", "on time", "overdue"} {
 				select {
 				case m := <-got:
 					if m != want {
