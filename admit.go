@@ -129,7 +129,7 @@ func (q *queue) waitRoomLocked(rec Record, raw, mustWait, keep bool) bool {
 	}
 	w := &roomWaiter{rec: rec, raw: raw, mustWait: mustWait, ready: make(chan struct{})}
 	q.waiters = append(q.waiters, w)
-	if q.sleep.Load() != sleepAwake && !q.pacing {
+	if asleep(q.sleep.Load()) && !q.pacing {
 		q.nudgeLocked() // a lingering consumer takes what is there now
 	}
 	d := q.opts.BlockTimeout
@@ -250,12 +250,7 @@ func (q *queue) acceptLocked(rec Record, raw bool) bool {
 	q.openFastLocked()
 	q.mu.Unlock()
 	p.write(rec)
-	switch wake {
-	case sleepOnBatch:
-		q.wakeLingering(rec)
-	case sleepOnRecord:
-		q.signal()
-	}
+	q.rouse(wake)
 	return true
 }
 
@@ -266,10 +261,8 @@ func (q *queue) acceptLocked(rec Record, raw bool) bool {
 func (q *queue) pushLocked(rec Record, raw bool) (pending, uint32) {
 	p := q.store.push(q.seq, rec, raw)
 	q.seq++
-	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (q.store.pressing() || q.overdue(rec)) {
-		if q.sleep.CompareAndSwap(m, sleepAwake) { // else a lock-free log call woke it
-			return p, m
-		}
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch {
+		return p, q.wakes(m, rec, m == sleepOnBatch && q.store.pressing())
 	}
 	return p, sleepAwake
 }

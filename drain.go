@@ -219,9 +219,9 @@ func (q *queue) parkLocked(mode uint32, until time.Time, pacing bool, timer **ti
 		(*timer).Stop()
 	}
 	q.lock()
-	q.sleep.Store(sleepAwake)
+	hurried = q.sleep.Swap(sleepAwake) == sleepHurried
 	q.pacing = false
-	return q.hurry.Swap(false)
+	return hurried
 }
 
 // noticesDue are the notices that open the next batch: the drops since

@@ -43,7 +43,7 @@ func (q *queue) flush(ctx context.Context, keep bool) error {
 	}
 	w := &flushWait{target: q.seq, keep: keep, ready: make(chan struct{})}
 	q.flushes = append(q.flushes, w)
-	if q.sleep.Load() != sleepAwake {
+	if asleep(q.sleep.Load()) {
 		q.nudgeLocked()
 	}
 	q.mu.Unlock()

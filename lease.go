@@ -83,17 +83,10 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 	}
 	s.meta[i].set(s.base+i, rec.Level, rec.Encoded, raw)
 	pending{s: s, i: i, off: off}.write(rec)
-	// Wake the consumer if it sleeps waiting for this: any record, or the
-	// store half full (press, as for store.pressing).
-	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (pressed(s.press.Load(), i+1, off+need) || q.overdue(rec)) {
-		if !q.sleep.CompareAndSwap(m, sleepAwake) {
-			return true // another log call woke it
-		}
-		if m == sleepOnBatch {
-			q.wakeLingering(rec)
-		} else {
-			q.signal()
-		}
+	// Wake the consumer if it sleeps waiting for this (press, as for
+	// store.pressing).
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch {
+		q.rouse(q.wakes(m, rec, m == sleepOnBatch && pressed(s.press.Load(), i+1, off+need)))
 	}
 	return true
 }
@@ -121,17 +114,47 @@ func (q *queue) overdue(rec Record) bool {
 // log call wakes it: far less than the 10 ms between preemptions.
 const overdueSlack = 250 * time.Microsecond
 
-// wakeLingering wakes the consumer that lingered (sleepOnBatch) and is now
-// woken by a log call (the CAS from m to sleepAwake won), and yields the
-// caller's processor to it: it lingered, and the store is half full or its
-// linger overdue, so every processor is busy (see overdue).
-func (q *queue) wakeLingering(rec Record) {
-	if q.overdue(rec) {
-		q.hurry.Store(true)
+// wakes reports whether the log call of rec, just reserved, wakes the
+// consumer parked for m: any record wakes it on an empty queue
+// (sleepOnRecord); while it lingers for a batch (sleepOnBatch), the store
+// half full (pressing) or the linger overdue does. Of the calls that see it
+// parked, one wakes it, with a CAS that marks it woken (sleepHurried when
+// overdue: its linger is over). It returns what the consumer was parked
+// for, for rouse, or sleepAwake if this call wakes nothing.
+func (q *queue) wakes(m uint32, rec Record, pressing bool) uint32 {
+	to := sleepAwake
+	switch {
+	case m == sleepOnRecord:
+	case m == sleepOnBatch && q.overdue(rec):
+		to = sleepHurried
+	case m == sleepOnBatch && pressing:
+	default:
+		return sleepAwake
 	}
-	q.signal()
-	runtime.Gosched()
+	if !q.sleep.CompareAndSwap(m, to) {
+		return sleepAwake // another call woke it, or it woke
+	}
+	return m
 }
+
+// rouse sends the consumer that wakes woke its wake-up (m, what it was
+// parked for; sleepAwake: none). One that lingered is handed the caller's
+// processor too (runtime.Gosched: the woken goroutine runs next where it
+// was woken): it lingered, and the store is half full or its linger
+// overdue, so every processor is busy (see overdue).
+func (q *queue) rouse(m uint32) {
+	switch m {
+	case sleepOnBatch:
+		q.signal()
+		runtime.Gosched()
+	case sleepOnRecord:
+		q.signal()
+	}
+}
+
+// asleep reports whether the consumer is parked (as sleep says) and not
+// already woken: a nudge would wake it.
+func asleep(m uint32) bool { return m != sleepAwake && m != sleepHurried }
 
 // pressed reports whether a leased segment filled to n records and off
 // bytes makes the store half full.
@@ -146,6 +169,7 @@ const (
 	sleepOnRecord               // any record: the queue was empty
 	sleepOnBatch                // the store half full (store.pressing) or the linger overdue (queue.overdue): it lingers, and its timer wakes it
 	sleepNever                  // nothing a log call brings: it waits out MinInterval
+	sleepHurried                // woken by a log call that found its linger overdue: the linger is over
 )
 
 // lock takes the queue's mutex and folds the lock-free reservations made

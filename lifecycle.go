@@ -63,7 +63,7 @@ func (q *queue) beginShutdown(ctx context.Context) bool {
 	q.shutdownCtx = ctx
 	q.closeFastLocked() // records from here on are refused, under the mutex
 	close(q.stopped)
-	if q.sleep.Load() != sleepAwake {
+	if asleep(q.sleep.Load()) {
 		q.nudgeLocked()
 	}
 	return true

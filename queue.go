@@ -64,10 +64,7 @@ type queue struct {
 	// over 512 bytes, so the allocator places it on a 64-byte boundary).
 	fast  atomic.Pointer[segment] // the leased segment (lease.go), nil while the lease is closed
 	sleep atomic.Uint32           // what the parked consumer waits for (sleepOnRecord...); sleepAwake if not parked or already woken
-	// hurry: a log call found the lingering consumer overdue and woke it;
-	// its linger is over whatever its own clock says.
-	hurry atomic.Bool
-	_     [3]byte
+	_     [4]byte
 	// due is when the consumer lingering for a batch (sleepOnBatch) is to
 	// wake, in Unix nanoseconds: a log call whose record is stamped later
 	// finds it overdue (see overdue).
