@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -86,4 +87,52 @@ func TestWriterSinkWritesTheSameBytesWithOrWithoutTheBlockPath(t *testing.T) {
 		}
 		require.Equal(t, run(false, order), run(true, order), "lines %v: the block path writes what the Write path writes", order)
 	}
+}
+
+// heldWriter holds its first Write until released, then keeps what it is
+// given.
+type heldWriter struct {
+	entered, release chan struct{}
+	once             sync.Once
+	out              lockedBuffer
+}
+
+func (w *heldWriter) Write(p []byte) (int, error) {
+	first := false
+	w.once.Do(func() { first = true })
+	if first {
+		close(w.entered)
+		<-w.release
+	}
+	return w.out.Write(p)
+}
+
+// TestACompactedSegmentKeepsItsRecordsOwnNewlines: records that end in a
+// newline of their own (WriterSink adds none after them) sit in segments
+// that an eviction copies down to their live records; the block WriterSink
+// then writes still has no blank line.
+func TestACompactedSegmentKeepsItsRecordsOwnNewlines(t *testing.T) {
+	w := &heldWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	q, err := asynclog.NewQueue(asynclog.WriterSink(w), asynclog.Options{Size: 8, BatchSize: 4, OnFull: asynclog.DropOldest})
+	require.NoError(t, err)
+	lw := asynclog.NewWriter(q)
+	write := func(s string) {
+		_, err := lw.Write([]byte(s))
+		require.NoError(t, err)
+	}
+	write(`{"level":"ERROR","msg":"held"}` + "\n")
+	<-w.entered // the consumer holds the first batch: what follows stays queued
+	for i := range 5 {
+		write(`{"level":"ERROR","msg":"own newline ` + strconv.Itoa(i) + `"}` + "\n\n")
+	}
+	write(`{"level":"INFO","msg":"big","pad":"` + strings.Repeat("x", 2000) + `"}`)
+	for i := range 3 { // the last fills the queue: "big" is evicted, its neighbours copied down
+		write(`{"level":"INFO","msg":"after ` + strconv.Itoa(i) + `"}`)
+	}
+	close(w.release)
+	require.ErrorIs(t, q.Close(), asynclog.ErrDropped, "the evicted record is reported")
+	require.Equal(t, uint64(1), q.Stats().Dropped)
+	out := w.out.String()
+	assert.NotContains(t, out, "\n\n", "no blank line:\n%s", out)
+	assert.Equal(t, 5, strings.Count(out, "own newline"), "every kept record once")
 }

@@ -167,6 +167,7 @@ func TestSnippetSinksOwn(t *testing.T) {
 	sink := asynclog.SinkFunc(func(ctx context.Context, batch []asynclog.Record) error {
 		// Called only from the queue's consumer goroutine. Honour ctx.
 		// Copy r.Encoded if you keep it: the queue reuses the bytes.
+		// Never change them: with a spool they are the spool's own copy.
 		for _, r := range batch {
 			if err := send(ctx, r.Encoded); err != nil {
 				return err // retried with backoff; asynclog.Permanent(err) is not

@@ -76,11 +76,16 @@ type Options struct {
 	// BatchSize is the most records per Sink.Write. Default 256.
 	BatchSize int
 	// FlushInterval is how long the consumer lingers, once it sees records
-	// but fewer than a batch's worth, for the batch to fill before it
-	// writes them. A full batch, a Flush, Shutdown, a synchronous record or
-	// a log call waiting for room does not wait for it. Default 1ms: under
-	// a flood the consumer then wakes once per batch, not once per record,
-	// and a record that trickles in is written within about 1ms.
+	// but fewer than a batch's worth, for more to arrive before it writes
+	// them; it then writes every batch's worth there is. It does not linger
+	// when a batch's worth is there already, and a Flush, Shutdown, a
+	// synchronous record, a log call waiting for room or the queue half
+	// full ends a linger at once, as does a log call stamped 250µs or more
+	// after the linger should have ended (while every processor runs a log
+	// call, the Go runtime runs the consumer's timer late: that call hands
+	// the consumer its processor). Default 1ms: under a flood the consumer
+	// then wakes at most once per batch, not once per record, and a record
+	// that trickles in is written within about 1ms.
 	FlushInterval time.Duration
 	// MinInterval is a rate limit (one email a minute): the next batch's
 	// Write starts at least this long after the previous Write returned, so

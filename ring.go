@@ -328,7 +328,7 @@ func (m *memStore) compact(k int, s *segment) {
 		c.off += n + 1
 		c.recs[j] = r
 		mt, old := &c.meta[j], &s.meta[i]
-		mt.seq, mt.level, mt.size, mt.raw = old.seq, old.level, old.size, old.raw
+		mt.seq, mt.level, mt.size, mt.raw, mt.nl = old.seq, old.level, old.size, old.raw, old.nl
 		mt.done.Store(c.gen)
 		j++
 	}

@@ -27,6 +27,9 @@ import (
 //     after Write returns. The suite scribbles over them and reuses them for
 //     the next batch, as the queue does, and checks with the garbage
 //     collector that the sink holds no reference to them.
+//   - NoChange: Write leaves every Encoded byte as it was given: with a
+//     spool they are the spool's own copy of the record, which the next
+//     start delivers again if this process dies before the batch settles.
 //   - NoPanic: odd but legal batches (empty messages, zero times, empty or
 //     non-JSON Encoded bytes, invalid UTF-8, a 1 MiB record, a thousand
 //     records) get an error or nil, never a panic.
@@ -88,6 +91,7 @@ func (s suite) rules() []rule {
 		{"CancelDuringWrite", s.cancelDuringWrite},
 		{"DeadlinePasses", s.deadlinePasses},
 		{"NoRetention", s.noRetention},
+		{"NoChange", s.noChange},
 		{"NoPanic", s.noPanic},
 		{"CloseTwice", s.closeTwice},
 		{"CloseCancelled", s.closeCancelled},
@@ -283,6 +287,29 @@ func (s suite) writeTracked(r reporter, sink asynclog.Sink, w *retention) bool {
 	o = guard(s.timeout+s.grace, func() error { return sink.Write(ctx, batch) })
 	clear(batch)
 	return !badEnd(r, "NoRetention", "second Write", o, fmt.Sprintf("within %v of its deadline", s.grace))
+}
+
+func (s suite) noChange(r reporter, newSink func() asynclog.Sink) {
+	r.Helper()
+	sink := newSink()
+	defer s.closeAtEnd(sink)
+	batch := testBatch(8, 256, "unchanged")
+	want := make([]string, len(batch))
+	for i := range batch {
+		want[i] = string(batch[i].Encoded)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	o := guard(s.timeout+s.grace, func() error { return sink.Write(ctx, batch) })
+	if badEnd(r, "NoChange", "Write", o, fmt.Sprintf("within %v of its deadline", s.grace)) {
+		return
+	}
+	for i := range batch {
+		if string(batch[i].Encoded) != want[i] {
+			r.Errorf("NoChange: Write changed record %d's Encoded bytes; a Sink must not: with a spool they are the record as the next start would deliver it again", i)
+			return
+		}
+	}
 }
 
 func (s suite) noRetention(r reporter, newSink func() asynclog.Sink) {

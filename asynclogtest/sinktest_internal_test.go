@@ -75,6 +75,21 @@ func (s *keepsBatch) Write(_ context.Context, batch []asynclog.Record) error {
 	return nil
 }
 
+// redactsInPlace masks digits in the Encoded bytes it is given, in place:
+// the bug NoChange exists for.
+type redactsInPlace struct{}
+
+func (redactsInPlace) Write(_ context.Context, batch []asynclog.Record) error {
+	for _, r := range batch {
+		for i, c := range r.Encoded {
+			if c >= '0' && c <= '9' {
+				r.Encoded[i] = '*'
+			}
+		}
+	}
+	return nil
+}
+
 // closesOnce panics on its second Close, as closing a closed channel does.
 type closesOnce struct{ done chan struct{} }
 
@@ -97,7 +112,7 @@ func (goexits) Write(context.Context, []asynclog.Record) error { runtime.Goexit(
 func TestSuiteCatchesBadSinks(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) }) // lets the abandoned Writes and Closes return before goleak looks
-	writeRules := []string{"CancelledContext", "CancelDuringWrite", "DeadlinePasses", "NoRetention", "NoPanic"}
+	writeRules := []string{"CancelledContext", "CancelDuringWrite", "DeadlinePasses", "NoRetention", "NoChange", "NoPanic"}
 	tests := []struct {
 		name    string
 		newSink func() asynclog.Sink
@@ -106,6 +121,7 @@ func TestSuiteCatchesBadSinks(t *testing.T) {
 		{"ignores ctx", func() asynclog.Sink { return ignoresCtx{release} }, writeRules},
 		{"keeps Encoded", func() asynclog.Sink { return &keepsEncoded{} }, []string{"NoRetention"}},
 		{"keeps batch", func() asynclog.Sink { return &keepsBatch{} }, []string{"NoRetention"}},
+		{"redacts in place", func() asynclog.Sink { return redactsInPlace{} }, []string{"NoChange"}},
 		{"panics", func() asynclog.Sink { return Panicking(nil) }, append(writeRules, "CloseTwice", "CloseCancelled")}, // its Write before Close panics too
 		{"panics on second Close", func() asynclog.Sink { return &closesOnce{done: make(chan struct{})} }, []string{"CloseTwice"}},
 		{"Close ignores ctx", func() asynclog.Sink { return closeIgnoresCtx{release} }, []string{"CloseTwice", "CloseCancelled"}},

@@ -181,10 +181,24 @@ func (s *Spool) claim() (uint64, bool) {
 // committed, as Read does. It may run without the caller's lock,
 // concurrently with Reserve, Commit, Append, Fits, Evict and Claim (none
 // of which touches a claimed record), but not with Release, Close, Read
-// or another ReadAt.
+// or another ReadAt. An r.Encoded that ViewAt left a view of the mapping
+// is not reused: ReadAt never writes the ring.
 func (s *Spool) ReadAt(pos uint64, r *Record) {
 	enc, encLen := s.readHead(pos, r)
+	if s.inRing(r.Encoded) {
+		r.Encoded = nil
+	}
 	r.Encoded = s.appendOut(r.Encoded[:0], enc, encLen)
+}
+
+// inRing reports whether b's array is the ring's: a view from ViewAt.
+func (s *Spool) inRing(b []byte) bool {
+	if cap(b) == 0 || len(s.ring) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b[:1])))
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(s.ring)))
+	return p >= lo && p < lo+uintptr(len(s.ring))
 }
 
 // ViewAt is ReadAt for a caller that is done with the record before it
@@ -193,7 +207,8 @@ func (s *Spool) ReadAt(pos uint64, r *Record) {
 // else a copy in buf's array. It returns buf, grown if the copy needed
 // more, for the next call. A view is valid until the record is released
 // or the spool closed; its capacity is its length, so that an append to
-// it copies rather than write the ring. It runs where ReadAt may.
+// it copies rather than write the ring (and ReadAt, given a Record that
+// holds one, copies into a new array). It runs where ReadAt may.
 func (s *Spool) ViewAt(pos uint64, r *Record, buf []byte) []byte {
 	enc, encLen := s.readHead(pos, r)
 	if p := enc % s.size; p+encLen <= s.size {

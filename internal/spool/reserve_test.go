@@ -305,3 +305,21 @@ func TestViewAtIsTheEncodingInTheMappingOrACopyWhereItWraps(t *testing.T) {
 	assert.Positive(t, views, "records in one piece are views")
 	assert.Positive(t, copies, "records across the ring's end are copies")
 }
+
+func TestReadAtIntoARecordHoldingAViewLeavesTheRingAsItWas(t *testing.T) {
+	s := openT(t, t.TempDir(), 1<<16)
+	defer s.Close(false)
+	long, short := rec(40), rec(3) // the second's encoding fits in the first's view
+	require.Less(t, len(short.Encoded), len(long.Encoded))
+	require.True(t, appendRec(s, long))
+	require.True(t, appendRec(s, short))
+	pos := s.Claim(nil, 2, 1<<20)
+	require.Len(t, pos, 2)
+	var r Record
+	s.ViewAt(pos[0], &r, nil)
+	s.ReadAt(pos[1], &r) // r.Encoded is a view of the first record
+	assert.Equal(t, short, r)
+	var again Record
+	s.ViewAt(pos[0], &again, nil)
+	assert.Equal(t, long, again, "the first record, still claimed, is as it was written")
+}
