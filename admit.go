@@ -261,8 +261,8 @@ func (q *queue) acceptLocked(rec Record, raw bool) bool {
 func (q *queue) pushLocked(rec Record, raw bool) (pending, uint32) {
 	p := q.store.push(q.seq, rec, raw)
 	q.seq++
-	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch {
-		return p, q.wakes(m, rec, m == sleepOnBatch && q.store.pressing())
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (q.store.pressing() || q.overdue(rec)) {
+		return p, q.wakes(m, rec)
 	}
 	return p, sleepAwake
 }

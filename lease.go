@@ -85,8 +85,8 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 	pending{s: s, i: i, off: off}.write(rec)
 	// Wake the consumer if it sleeps waiting for this (press, as for
 	// store.pressing).
-	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch {
-		q.rouse(q.wakes(m, rec, m == sleepOnBatch && pressed(s.press.Load(), i+1, off+need)))
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (pressed(s.press.Load(), i+1, off+need) || q.overdue(rec)) {
+		q.rouse(q.wakes(m, rec))
 	}
 	return true
 }
@@ -114,22 +114,17 @@ func (q *queue) overdue(rec Record) bool {
 // log call wakes it: far less than the 10 ms between preemptions.
 const overdueSlack = 250 * time.Microsecond
 
-// wakes reports whether the log call of rec, just reserved, wakes the
-// consumer parked for m: any record wakes it on an empty queue
-// (sleepOnRecord); while it lingers for a batch (sleepOnBatch), the store
-// half full (pressing) or the linger overdue does. Of the calls that see it
-// parked, one wakes it, with a CAS that marks it woken (sleepHurried when
-// overdue: its linger is over). It returns what the consumer was parked
-// for, for rouse, or sleepAwake if this call wakes nothing.
-func (q *queue) wakes(m uint32, rec Record, pressing bool) uint32 {
+// wakes wakes the consumer parked for m, for the log call of rec, which
+// brings what it waits for: any record on an empty queue (sleepOnRecord);
+// while it lingers for a batch (sleepOnBatch), the store half full or the
+// linger overdue (the caller checks). Of the calls that see it parked, one
+// wakes it, with a CAS that marks it woken (sleepHurried when overdue: its
+// linger is over). It returns what the consumer was parked for, for
+// rouse, or sleepAwake if another call woke it.
+func (q *queue) wakes(m uint32, rec Record) uint32 {
 	to := sleepAwake
-	switch {
-	case m == sleepOnRecord:
-	case m == sleepOnBatch && q.overdue(rec):
+	if m == sleepOnBatch && q.overdue(rec) {
 		to = sleepHurried
-	case m == sleepOnBatch && pressing:
-	default:
-		return sleepAwake
 	}
 	if !q.sleep.CompareAndSwap(m, to) {
 		return sleepAwake // another call woke it, or it woke
