@@ -233,9 +233,10 @@ type noticesDue struct {
 }
 
 // takeLocked takes the next batch from the store, frees its room and lets
-// waiting log calls in. Nothing in it is proportional to the batch: the
-// records are read, and the notices built, outside the lock. It returns
-// the notices due.
+// waiting log calls in. In memory nothing in it is proportional to the
+// batch (a spool's take claims the batch's records one by one, a walk of
+// their headers): the records are read, and the notices built, outside
+// the lock. It returns the notices due.
 func (c *consumer) takeLocked() noticesDue {
 	q := c.q
 	d := noticesDue{drops: q.drops, fails: c.failuresDueLocked()}
