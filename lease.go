@@ -91,8 +91,9 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 	return true
 }
 
-// overdue reports whether rec is stamped at or after the time the
-// lingering consumer was to wake (queue.due). Its timer has fired then, but
+// overdue reports whether rec is stamped late enough after the time the
+// lingering consumer was to wake (queue.due) that its timer is overdue.
+// The timer has fired then, but
 // the runtime runs timers only where a goroutine yields its processor: a
 // flood from as many goroutines as there are processors runs timers late,
 // when the scheduler preempts one (every 10 ms), while the queue fills. A
@@ -135,8 +136,8 @@ func (q *queue) wakes(m uint32, rec Record) uint32 {
 // rouse sends the consumer that wakes woke its wake-up (m, what it was
 // parked for; sleepAwake: none). One that lingered is handed the caller's
 // processor too (runtime.Gosched: the woken goroutine runs next where it
-// was woken): it lingered, and the store is half full or its linger
-// overdue, so every processor is busy (see overdue).
+// was woken): it lingered while the store filled half or past the
+// linger's end, so the processors are likely all busy (see overdue).
 func (q *queue) rouse(m uint32) {
 	switch m {
 	case sleepOnBatch:
