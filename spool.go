@@ -234,7 +234,7 @@ func (p *spoolStore) warm() {
 }
 
 // take claims the oldest records, at most a batch, under the lock; read
-// copies them out of the spool outside it. They stay in the spool until
+// reads them outside it. They stay in the spool until
 // release.
 func (p *spoolStore) take() *segment {
 	p.aheadFrom, p.aheadTo = p.s.Ahead()

@@ -41,7 +41,8 @@ type store interface {
 	// nil if there are none.
 	take() *segment
 	// read runs on the consumer after a take, outside the lock: the
-	// spool copies the records take claimed out of its file here, whole.
+	// spool reads the records take claimed here, their encodings where
+	// they lie in its file (views, valid until release).
 	// A memory segment's records may still be on their way: the consumer
 	// waits for them (fillEncoded).
 	read(seg *segment)

@@ -275,11 +275,6 @@ func TestViewAtIsTheEncodingInTheMappingOrACopyWhereItWraps(t *testing.T) {
 	s := openT(t, t.TempDir(), 1<<12)
 	defer s.Close(false)
 	ring := s.ring
-	inRing := func(b []byte) bool {
-		p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-		lo := uintptr(unsafe.Pointer(unsafe.SliceData(ring)))
-		return p >= lo && p < lo+uintptr(len(ring))
-	}
 	var views, copies int
 	var spare []byte
 	for seq := uint64(1); seq <= 400; seq++ { // many laps of a 4 KiB ring
@@ -290,7 +285,7 @@ func TestViewAtIsTheEncodingInTheMappingOrACopyWhereItWraps(t *testing.T) {
 		var r Record
 		spare = s.ViewAt(pos[0], &r, spare)
 		require.Equal(t, want, r, "record %d", seq)
-		if inRing(r.Encoded) {
+		if s.inRing(r.Encoded) {
 			views++
 			require.Equal(t, len(r.Encoded), cap(r.Encoded), "record %d: a view's capacity is its length", seq)
 			before := bytes.Clone(ring)
