@@ -44,10 +44,11 @@ func levelBucket(l slog.Level) int {
 // caller's. mustWait (a synchronous record) waits for room whatever OnFull
 // says. It never calls OnError: that would run the user's code on the log
 // call.
-func (q *queue) enqueue(rec Record, raw, mustWait bool) bool {
-	if !mustWait && q.tryFast(rec, raw) {
+func (q *queue) enqueue(r *Record, raw, mustWait bool) bool {
+	if !mustWait && q.tryFast(r, raw) {
 		return true
 	}
+	rec := *r // the rest passes a copy, which the waiters and the store keep
 	q.mu.Lock()
 	q.closeFastLocked() // the decisions below need the store's exact state
 	q.enqueued++
@@ -216,7 +217,7 @@ func (q *queue) removeWaiterLocked(w *roomWaiter) {
 func (q *queue) decideLocked(w *roomWaiter, accept bool) {
 	if accept {
 		p, wake := q.pushLocked(w.rec, w.raw)
-		p.write(w.rec) // under the lock: a rare path
+		p.write(&w.rec) // under the lock: a rare path
 		if wake != sleepAwake {
 			q.signal()
 		}
@@ -249,7 +250,7 @@ func (q *queue) acceptLocked(rec Record, raw bool) bool {
 	p, wake := q.pushLocked(rec, raw)
 	q.openFastLocked()
 	q.mu.Unlock()
-	p.write(rec)
+	p.write(&rec)
 	q.rouse(wake)
 	return true
 }
@@ -261,8 +262,8 @@ func (q *queue) acceptLocked(rec Record, raw bool) bool {
 func (q *queue) pushLocked(rec Record, raw bool) (pending, uint32) {
 	p := q.store.push(q.seq, rec, raw)
 	q.seq++
-	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (q.store.pressing() || q.overdue(rec)) {
-		return p, q.wakes(m, rec)
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (q.store.pressing() || q.overdue(rec.Time)) {
+		return p, q.wakes(m, rec.Time)
 	}
 	return p, sleepAwake
 }

@@ -92,7 +92,7 @@ func TestFlushGivingUpAsItIsAnsweredKeepsTheQueueUsable(t *testing.T) {
 	pub, err := NewQueue(sink, Options{OnError: func(error) {}, CloseTimeout: 200 * time.Millisecond})
 	require.NoError(t, err, "NewQueue")
 	q := pub.q
-	q.log(testRec(0, 10, slog.LevelInfo), false)
+	q.log(ptr(testRec(0, 10, slog.LevelInfo)), false)
 	<-started
 	var hooked bool
 	ctx := &answeredAsDone{Context: context.Background(), done: make(chan struct{}), hook: func() {

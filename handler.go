@@ -115,7 +115,8 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	}
 	s.b = append(s.b, '}')
 	eb.b = s.b
-	err := h.q.q.log(Record{Time: r.Time, Level: r.Level, Message: r.Message, Encoded: eb.b}, false)
+	rec := Record{Time: r.Time, Level: r.Level, Message: r.Message, Encoded: eb.b}
+	err := h.q.q.log(&rec, false)
 	eb.free()
 	return err
 }

@@ -58,7 +58,7 @@ func packPair(a, b uint64) uint64 { return min(a, pairMax)<<32 | min(b, pairMax)
 // writes it there. It reports false, having done nothing, if there is no
 // lease, it is closed, or the record does not fit within its bounds: the
 // caller then takes the mutex.
-func (q *queue) tryFast(rec Record, raw bool) bool {
+func (q *queue) tryFast(rec *Record, raw bool) bool {
 	s := q.fast.Load()
 	if s == nil {
 		return false
@@ -85,8 +85,8 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 	pending{s: s, i: i, off: off}.write(rec)
 	// Wake the consumer if it sleeps waiting for this (press, as for
 	// store.pressing).
-	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (pressed(s.press.Load(), i+1, off+need) || q.overdue(rec)) {
-		q.rouse(q.wakes(m, rec))
+	if m := q.sleep.Load(); m == sleepOnRecord || m == sleepOnBatch && (pressed(s.press.Load(), i+1, off+need) || q.overdue(rec.Time)) {
+		q.rouse(q.wakes(m, rec.Time))
 	}
 	return true
 }
@@ -106,8 +106,8 @@ func (q *queue) tryFast(rec Record, raw bool) bool {
 // that would race it to the wake-up is spared the yield. A record stamped
 // a second or more after that time is taken for one stamped by its caller
 // ahead of the clock, not for a late timer: it wakes nothing.
-func (q *queue) overdue(rec Record) bool {
-	d := rec.Time.UnixNano() - q.due.Load()
+func (q *queue) overdue(stamp time.Time) bool {
+	d := stamp.UnixNano() - q.due.Load()
 	return d >= int64(overdueSlack) && d < int64(time.Second)
 }
 
@@ -122,9 +122,9 @@ const overdueSlack = 250 * time.Microsecond
 // wakes it, with a CAS that marks it woken (sleepHurried when overdue: its
 // linger is over). It returns what the consumer was parked for, for
 // rouse, or sleepAwake if another call woke it.
-func (q *queue) wakes(m uint32, rec Record) uint32 {
+func (q *queue) wakes(m uint32, stamp time.Time) uint32 {
 	to := sleepAwake
-	if m == sleepOnBatch && q.overdue(rec) {
+	if m == sleepOnBatch && q.overdue(stamp) {
 		to = sleepHurried
 	}
 	if !q.sleep.CompareAndSwap(m, to) {

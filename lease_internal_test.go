@@ -197,9 +197,9 @@ func TestACallThatOutlivesItsSegmentsUseReservesNothing(t *testing.T) {
 	defer func() { close(release); pub.Close() }()
 	q := pub.q
 	rec := func(c byte, n int) Record { return Record{Level: slog.LevelInfo, Encoded: bytes.Repeat([]byte{c}, n)} }
-	q.enqueue(Record{Level: slog.LevelInfo, Encoded: []byte("hold")}, false, false)
-	<-started                              // the consumer is inside Write: the store is the test's
-	q.enqueue(rec('a', 200), false, false) // opens segment s, leased
+	q.enqueue(ptr(Record{Level: slog.LevelInfo, Encoded: []byte("hold")}), false, false)
+	<-started                                   // the consumer is inside Write: the store is the test's
+	q.enqueue(ptr(rec('a', 200)), false, false) // opens segment s, leased
 	s := q.fast.Load()
 	if s == nil {
 		t.Fatal("no lease after the first record")
@@ -211,8 +211,8 @@ func TestACallThatOutlivesItsSegmentsUseReservesNothing(t *testing.T) {
 		q.openFastLocked()
 		q.mu.Unlock()
 	}
-	q.enqueue(rec('x', 3700), false, false) // seals s
-	q.enqueue(rec('y', 200), false, false)  // evicts a: s is reused, y at a's place
+	q.enqueue(ptr(rec('x', 3700)), false, false) // seals s
+	q.enqueue(ptr(rec('y', 200)), false, false)  // evicts a: s is reused, y at a's place
 	if q.fast.Load() != s {
 		t.Fatal("the segment was not reused and leased again")
 	}
@@ -238,7 +238,7 @@ func TestBoundsAsLargeAsAnIntHoldsNeitherOverflowNorPress(t *testing.T) {
 		{defaultSize, math.MaxInt}, {math.MaxInt, defaultMaxBytes}, {math.MaxInt, math.MaxInt},
 	} {
 		m := newMemStore(c.size, c.max, defaultBatchSize)
-		m.push(0, Record{Encoded: make([]byte, 100)}, false).write(Record{Encoded: make([]byte, 100)})
+		m.push(0, Record{Encoded: make([]byte, 100)}, false).write(&Record{Encoded: make([]byte, 100)})
 		s := m.openLease()
 		if s == nil {
 			t.Fatalf("Size %d, MaxBytes %d: no lease", c.size, c.max)

@@ -6,6 +6,7 @@ package asynclog
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -14,21 +15,20 @@ import (
 // returns only once they and everything before them are settled (bounded
 // by CloseTimeout); it returns an error if they were not all delivered.
 //
-// rec.Encoded stays the caller's: the queue copies it.
-func (q *queue) log(rec Record, sync bool) error {
+// rec and rec.Encoded stay the caller's: the queue copies them.
+func (q *queue) log(rec *Record, sync bool) error {
 	return q.logEnc(rec, false, sync)
 }
 
 // logRaw is log for a record whose Message is still inside Encoded (the
 // io.Writer front end): the consumer finds it, with writerMessage, off the
 // log call.
-func (q *queue) logRaw(rec Record, sync bool) error {
+func (q *queue) logRaw(rec *Record, sync bool) error {
 	return q.logEnc(rec, true, sync)
 }
 
-func (q *queue) logEnc(rec Record, raw, sync bool) error {
-	at := q.opts.SyncLevel.Level()
-	if !sync && rec.Level < at {
+func (q *queue) logEnc(rec *Record, raw, sync bool) error {
+	if !sync && rec.Level < q.syncLevel() {
 		q.enqueue(rec, raw, false)
 		return nil
 	}
@@ -44,6 +44,15 @@ func (q *queue) logEnc(rec Record, raw, sync bool) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	return q.flush(ctx, true)
+}
+
+// syncLevel is Options.SyncLevel's level, read on every log call: a fixed
+// slog.Level (the default) without a call through the interface.
+func (q *queue) syncLevel() slog.Level {
+	if l, ok := q.opts.SyncLevel.(slog.Level); ok {
+		return l
+	}
+	return q.opts.SyncLevel.Level()
 }
 
 // closing reports whether Shutdown has begun.

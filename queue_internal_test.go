@@ -22,6 +22,10 @@ func testRec(id, n int, level slog.Level) Record {
 	return Record{Time: time.Unix(int64(id), 0), Level: level, Message: fmt.Sprint(id), Encoded: b}
 }
 
+// ptr is rec's address, for the log call's internals, which take the
+// caller's record by pointer.
+func ptr(rec Record) *Record { return &rec }
+
 // TestBlockKeptWaitersWhoseWaitRunsOutEachEvictALowerRecord: Block mode, a
 // stalled sink, the queue full of Info records, two Error records waiting
 // for room one behind the other. When their BlockTimeout runs out, each
@@ -57,10 +61,10 @@ func TestBlockKeptWaitersWhoseWaitRunsOutEachEvictALowerRecord(t *testing.T) {
 		info := func(m string) Record {
 			return Record{Time: time.Now(), Level: slog.LevelInfo, Message: m, Encoded: []byte(m)}
 		}
-		q.log(info("in-flight"), false)
+		q.log(ptr(info("in-flight")), false)
 		<-started // the sink holds one batch: the queue itself is empty
 		for i := range 3 {
-			q.log(info(fmt.Sprint("info", i)), false)
+			q.log(ptr(info(fmt.Sprint("info", i))), false)
 		}
 		var wg sync.WaitGroup
 		for i := range 2 {
@@ -68,7 +72,7 @@ func TestBlockKeptWaitersWhoseWaitRunsOutEachEvictALowerRecord(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				m := fmt.Sprint("error", i)
-				q.log(Record{Time: time.Now(), Level: slog.LevelError, Message: m, Encoded: []byte(m)}, false)
+				q.log(ptr(Record{Time: time.Now(), Level: slog.LevelError, Message: m, Encoded: []byte(m)}), false)
 			}()
 			synctest.Wait() // error0 is waiting before error1 starts
 			q.mu.Lock()
@@ -110,7 +114,7 @@ func TestShutdownAbandoningAsTheSinkReturnsCountsTheBatchOnce(t *testing.T) {
 				pub, err := NewQueue(sink, Options{OnError: func(error) {}})
 				require.NoError(t, err, "NewQueue")
 				for i := range 50 {
-					pub.q.log(testRec(i, 10, slog.LevelInfo), false)
+					pub.q.log(ptr(testRec(i, 10, slog.LevelInfo)), false)
 				}
 				ctx, cancel := context.WithDeadline(context.Background(), start.Add(100*time.Millisecond))
 				_ = pub.Shutdown(ctx)

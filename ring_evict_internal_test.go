@@ -18,7 +18,7 @@ func fillKept(m *memStore, size int) (put func(slog.Level)) {
 	var seq uint64
 	put = func(l slog.Level) {
 		rec := Record{Level: l, Encoded: enc}
-		m.push(seq, rec, false).write(rec)
+		m.push(seq, rec, false).write(&rec)
 		seq++
 	}
 	for range size - 1 {

@@ -34,7 +34,7 @@ func TestMemStoreMatchesAModel(t *testing.T) {
 		var unfinished []late
 		finish := func() {
 			for _, u := range unfinished {
-				u.p.write(u.rec)
+				u.p.write(&u.rec)
 			}
 			unfinished = unfinished[:0]
 		}
@@ -102,7 +102,7 @@ func TestMemStoreMatchesAModel(t *testing.T) {
 				if rng.IntN(4) == 0 {
 					unfinished = append(unfinished, late{p, rec})
 				} else {
-					p.write(rec)
+					p.write(&rec)
 				}
 				model = append(model, rec)
 			case op < 8: // take, as the consumer does, then release
@@ -244,7 +244,7 @@ func TestMemStoreNeverReusesASegmentStillBeingCopiedInto(t *testing.T) {
 				for range rng.IntN(4) * rng.IntN(4) {
 					runtime.Gosched() // descheduled between reserve and copy
 				}
-				pd.write(rec)
+				pd.write(&rec)
 			}
 		})
 	}

@@ -87,7 +87,7 @@ func (q *queue) openSpool() (startErrs []error, err error) {
 		// to fit: it never evicts a record.
 		if rec, ok := crashRecord(c, s.Room()); ok {
 			q.enqueued++
-			p.push(q.seq, rec, false).write(rec)
+			p.push(q.seq, rec, false).write(&rec)
 			q.seq++
 			if err := s.RemoveCrashReport(); err != nil {
 				startErrs = append(startErrs, fmt.Errorf("asynclog: spool %s: %w", dir, err))

@@ -22,7 +22,7 @@ func leaveInSpool(t *testing.T, dir string, spoolBytes int64, recs []Record) {
 	pub, err := NewQueue(sink, Options{Spool: dir, SpoolBytes: spoolBytes, OnError: func(error) {}, OnFull: DropNewest})
 	require.NoError(t, err, "NewQueue")
 	for _, r := range recs {
-		pub.q.log(r, false)
+		pub.q.log(ptr(r), false)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()

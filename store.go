@@ -139,7 +139,7 @@ type pending struct {
 
 // write writes rec into its place, copying its encoding, and marks the
 // record done.
-func (p pending) write(rec Record) {
+func (p pending) write(rec *Record) {
 	s := p.s
 	if s == nil {
 		if p.sp != nil {

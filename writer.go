@@ -60,7 +60,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	rec := Record{Time: wallNow(), Level: writerLevel(b), Encoded: b}
-	_ = w.q.q.logRaw(rec, false) // see the contract: a sink's failure is not the caller's
+	_ = w.q.q.logRaw(&rec, false) // see the contract: a sink's failure is not the caller's
 	return len(p), nil
 }
 

@@ -30,7 +30,8 @@ func BenchmarkWriter(b *testing.B) {
 		{"hand-off", func(q *Queue) func() {
 			enc := trimLineEnding(line)
 			return func() {
-				_ = q.q.log(Record{Time: time.Now(), Level: slog.LevelInfo, Message: "request served", Encoded: enc}, false)
+				rec := Record{Time: time.Now(), Level: slog.LevelInfo, Message: "request served", Encoded: enc}
+				_ = q.q.log(&rec, false)
 			}
 		}},
 		{"NewWriter", func(q *Queue) func() {
@@ -42,7 +43,8 @@ func BenchmarkWriter(b *testing.B) {
 			// on the consumer: logRaw's interim writerMessage left out.
 			return func() {
 				b := trimLineEnding(line)
-				_ = q.q.log(Record{Time: time.Now(), Level: writerLevel(b), Encoded: b}, false)
+				rec := Record{Time: time.Now(), Level: writerLevel(b), Encoded: b}
+				_ = q.q.log(&rec, false)
 			}
 		}},
 		{"NewHandler", func(q *Queue) func() {

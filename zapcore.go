@@ -90,7 +90,7 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 		return fmt.Errorf("asynclog: encode entry: %w", err)
 	}
 	rec := Record{Time: ent.Time, Level: zapLevel(ent.Level), Message: ent.Message, Encoded: trimLineEnding(buf.Bytes())}
-	err = c.q.q.log(rec, rec.Level >= zapSyncLevel)
+	err = c.q.q.log(&rec, rec.Level >= zapSyncLevel)
 	buf.Free()
 	if ent.Level == zapcore.FatalLevel {
 		// zap exits the process once the cores have written: every hooked
