@@ -28,6 +28,15 @@ func (q *queue) logRaw(rec *Record, sync bool) error {
 }
 
 func (q *queue) logEnc(rec *Record, raw, sync bool) error {
+	if !sync && rec.Level < q.syncLevel() && q.tryFast(rec, raw) {
+		return nil // the common case, inlined into the front end
+	}
+	return q.logSlow(rec, raw, sync)
+}
+
+// logSlow is logEnc once the lease did not take the record: a
+// synchronous record, or one the lease could not take.
+func (q *queue) logSlow(rec *Record, raw, sync bool) error {
 	if !sync && rec.Level < q.syncLevel() {
 		q.enqueue(rec, raw, false)
 		return nil
