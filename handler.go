@@ -115,7 +115,11 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	}
 	s.b = append(s.b, '}')
 	eb.b = s.b
-	rec := Record{Time: r.Time, Level: r.Level, Message: r.Message, Encoded: eb.b}
+	var rec Record // field by field, in place: see core.Write
+	rec.Time = r.Time
+	rec.Level = r.Level
+	rec.Message = r.Message
+	rec.Encoded = eb.b
 	err := h.q.q.log(&rec, false)
 	eb.free()
 	return err

@@ -59,7 +59,10 @@ func (w *writer) Write(p []byte) (int, error) {
 	if len(b) == 0 {
 		return len(p), nil
 	}
-	rec := Record{Time: wallNow(), Level: writerLevel(b), Encoded: b}
+	var rec Record // field by field, in place: see core.Write
+	rec.Time = wallNow()
+	rec.Level = writerLevel(b)
+	rec.Encoded = b
 	_ = w.q.q.logRaw(&rec, false) // see the contract: a sink's failure is not the caller's
 	return len(p), nil
 }

@@ -89,7 +89,14 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	if err != nil {
 		return fmt.Errorf("asynclog: encode entry: %w", err)
 	}
-	rec := Record{Time: ent.Time, Level: zapLevel(ent.Level), Message: ent.Message, Encoded: trimLineEnding(buf.Bytes())}
+	// Field by field, in place: a composite literal is built in a
+	// temporary and copied with 16-byte moves that stall on the 8-byte
+	// stores just made (store forwarding fails).
+	var rec Record
+	rec.Time = ent.Time
+	rec.Level = zapLevel(ent.Level)
+	rec.Message = ent.Message
+	rec.Encoded = trimLineEnding(buf.Bytes())
 	err = c.q.q.log(&rec, rec.Level >= zapSyncLevel)
 	buf.Free()
 	if ent.Level == zapcore.FatalLevel {
