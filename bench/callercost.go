@@ -82,8 +82,10 @@ func (b *bench) scenario6() {
 // callerCost measures the cost per record of every subject in subs, with
 // each goroutine count in gs, each round on a fresh sink from newS, which
 // done disposes of. Each round measures every subject in turn (the rounds
-// interleaved), and a row is the median of the rounds: the machine's speed
-// drifts, and a ratio between two rows must not read the drift.
+// interleaved, every other one in reverse order), and a row is the median
+// of the rounds: the machine's speed drifts, and a ratio between two rows
+// must not read the drift. Many short rounds read less of it than a few
+// long ones.
 func (b *bench) callerCost(scenario string, subs []subject, gs []int, newS func() *sink, done func(*sink)) []s1Row {
 	rows := make([]s1Row, len(subs))
 	ns := make([][][]float64, len(subs)) // by subject, goroutine count, round
@@ -93,9 +95,13 @@ func (b *bench) callerCost(scenario string, subs []subject, gs []int, newS func(
 		ns[i], allocs[i] = make([][]float64, len(gs)), make([][]float64, len(gs))
 	}
 	for k, g := range gs {
-		for range s1Rounds {
-			for i, sub := range subs {
-				n, a := b.callerCostRound(scenario, sub, g, newS, done, &rows[i])
+		for r := range s1Rounds {
+			for j := range subs {
+				i := j
+				if r%2 == 1 {
+					i = len(subs) - 1 - j // every other round backwards: a drift in the machine's speed falls on every subject alike
+				}
+				n, a := b.callerCostRound(scenario, subs[i], g, newS, done, &rows[i])
 				ns[i][k] = append(ns[i][k], n)
 				allocs[i][k] = append(allocs[i][k], a)
 			}
@@ -133,8 +139,8 @@ func (b *bench) callerCostRound(scenario string, sub subject, g int, newS func()
 	return float64(res.elapsed.Nanoseconds()) / n, float64(res.mallocs) / n
 }
 
-// s1Rounds is how many times scenario 1 measures each case.
-const s1Rounds = 3
+// s1Rounds is how many times scenarios 1 and 6 measure each case.
+const s1Rounds = 9
 
 func median(v []float64) float64 {
 	v = slices.Clone(v)

@@ -213,7 +213,7 @@ func (b *bench) markdown(cmd string, took time.Duration, chart string) string {
 
 	if len(b.s1) > 0 {
 		p("## 1. Caller cost, fast sink\n\n")
-		p("%s records per goroutine, after a warm-up, median of %d rounds, the rounds interleaved (each round measures every subject in turn); ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included. The \"With\" rows are zap with the five fields given once by Logger.With, each call logging the message only. The rows ending in + naive ring are a naive baseline: the synchronous peer writing through the simplest asynchronous writer (see scenario 5), a hand-off to another goroutine with none of a queue's guarantees; a better hand-off can cost less.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
+		p("%s records per goroutine, after a warm-up, median of %d rounds, the rounds interleaved (each round measures every subject in turn, every other round in reverse order); ns per record is wall time over records logged (with two goroutines: both together, as b.RunParallel reports it); allocations are the whole process's heap allocations per record, consumer goroutines included. The \"With\" rows are zap with the five fields given once by Logger.With, each call logging the message only. The rows ending in + naive ring are a naive baseline: the synchronous peer writing through the simplest asynchronous writer (see scenario 5), a hand-off to another goroutine with none of a queue's guarantees; a better hand-off can cost less.\n\n", count(int64(b.sz.s1Records)), s1Rounds)
 		p("%s\n", callerCostTable(b.s1).String())
 	}
 

@@ -26,7 +26,7 @@ type sizes struct {
 
 func fullSizes() sizes {
 	return sizes{
-		s1Records: 300_000, s2Records: 200_000, s2Rate: 50_000, s2Budget: 5 * time.Second,
+		s1Records: 100_000, s2Records: 200_000, s2Rate: 50_000, s2Budget: 5 * time.Second,
 		s3Records: 1_000_000, stuck: 3 * time.Second, s4Records: 10_000, s5Records: 500_000,
 		closeLimit: 10 * time.Second, release: 30 * time.Second,
 	}
