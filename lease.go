@@ -204,7 +204,7 @@ func (q *queue) closeFastLocked() {
 // records without a decision: nobody waits for room, Shutdown has not
 // begun, and there is room.
 func (q *queue) openFastLocked() {
-	if q.fast.Load() != nil || len(q.waiters) > 0 || q.stoppingLocked() {
+	if q.fast.Load() != nil || len(q.waiters) > 0 || q.stoppingLocked() || q.opts.Spool != "" { // a spool does not lease
 		return
 	}
 	if s := q.store.openLease(); s != nil {
