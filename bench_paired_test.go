@@ -32,7 +32,7 @@ import (
 )
 
 // pairedChunk is how many records one run logs, over all its goroutines.
-const pairedChunk = 10_000
+const pairedChunk = 20_000
 
 // pairedSide is one of the two loggers a paired benchmark compares: log
 // logs record i; settle, if set, runs after each run, off the clock.
