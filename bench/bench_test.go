@@ -4,7 +4,9 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -317,4 +319,38 @@ func TestReportNamesTheTargetsIssue(t *testing.T) {
 	md := b.markdown("cmd", time.Second, "")
 	assert.Contains(t, md, "## Goals: the hot-path targets of issue 17 (ratios within one run)", "the goals' header")
 	assert.Contains(t, md, "- met: shutdown: asynclog Core (zap) lost 0 of 10", "the goals follow it")
+}
+
+func TestPairedOrderMeasuresEachPairSideBySide(t *testing.T) {
+	names := []string{ourCore, ourHandler, zapCore, zapBuffered, slogJSON, "other", zapRing, slogRing}
+	subs := make([]subject, len(names))
+	for i, n := range names {
+		subs[i] = subject{name: n}
+	}
+	var got []string
+	for _, i := range pairedOrder(subs, s1Pairs) {
+		got = append(got, subs[i].name)
+	}
+	want := []string{ourCore, zapCore, zapRing, ourHandler, slogJSON, slogRing, zapBuffered, "other"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order %q, want %q", got, want)
+	}
+}
+
+func TestRoundRatioIsTheMedianOfEachRoundsRatio(t *testing.T) {
+	// The machine ran at half speed in the second round, for both: each
+	// round's ratio is 1.2, 1.2 and 1.0, so the median is 1.2, where the
+	// medians of the rows (130 and 130) would say 1.0.
+	ours := &s1Row{gs: []int{1, 2}, rounds: [][]float64{{120, 240, 130}, {5, 5, 5}}}
+	twin := &s1Row{gs: []int{1, 2}, rounds: [][]float64{{100, 200, 130}, {5, 5, 5}}}
+	if r, ok := roundRatio(ours, twin, 1); !ok || math.Abs(r-1.2) > 1e-9 {
+		t.Fatalf("roundRatio = %v, %v; want 1.2", r, ok)
+	}
+	twin.rounds[0] = twin.rounds[0][:2]
+	if _, ok := roundRatio(ours, twin, 1); ok {
+		t.Fatal("rows with different rounds gave a ratio")
+	}
+	if _, ok := roundRatio(ours, &s1Row{gs: []int{1}}, 1); ok {
+		t.Fatal("a row without rounds gave a ratio")
+	}
 }

@@ -15,8 +15,9 @@ import (
 // real file. The figures are per record, one for each goroutine count in gs.
 type s1Row struct {
 	sub       subject
-	gs        []int     // goroutines logging at once, per column
-	ns, alloc []float64 // per record, with gs[k] goroutines
+	gs        []int       // goroutines logging at once, per column
+	ns, alloc []float64   // per record, with gs[k] goroutines: the medians of the rounds
+	rounds    [][]float64 // ns per record in each round, by column: a goal's ratio is taken round by round
 	logged    int64
 	lost      int64
 }
@@ -52,7 +53,7 @@ func (b *bench) scenario1() {
 	subs := append(subjects(), preparedSubjects()...)
 	subs = append(subs, ringSubjects()...)
 	subs = append(subs, ringWithSubject())
-	b.s1 = b.callerCost("scenario 1", subs, s1Goroutines, func() *sink { return newSink(fast) }, func(*sink) {})
+	b.s1 = b.callerCost("scenario 1", subs, s1Pairs, s1Goroutines, func() *sink { return newSink(fast) }, func(*sink) {})
 }
 
 // scenario6 is scenario 1 with a real file for the sink, and with eight
@@ -66,7 +67,7 @@ func (b *bench) scenario6() {
 	}
 	defer os.RemoveAll(dir)
 	b.fileDir = dir
-	b.s6 = b.callerCost("scenario 6", subjects(), s6Goroutines, func() *sink {
+	b.s6 = b.callerCost("scenario 6", subjects(), s6Pairs, s6Goroutines, func() *sink {
 		s, err := newFileSink(dir)
 		if err != nil {
 			panic(fmt.Sprintf("bench: scenario 6: %v", err)) // the directory was just made
@@ -82,11 +83,12 @@ func (b *bench) scenario6() {
 // callerCost measures the cost per record of every subject in subs, with
 // each goroutine count in gs, each round on a fresh sink from newS, which
 // done disposes of. Each round measures every subject in turn (the rounds
-// interleaved, every other one in reverse order), and a row is the median
-// of the rounds: the machine's speed drifts, and a ratio between two rows
-// must not read the drift. Many short rounds read less of it than a few
-// long ones.
-func (b *bench) callerCost(scenario string, subs []subject, gs []int, newS func() *sink, done func(*sink)) []s1Row {
+// interleaved, every other one in reverse order, each of pairs side by
+// side), and a row is the median of the rounds: the machine's speed
+// drifts, and a ratio between two rows must not read the drift. Many
+// short rounds read less of it than a few long ones, and a goal's ratio
+// is taken round by round (roundRatio).
+func (b *bench) callerCost(scenario string, subs []subject, pairs [][2]string, gs []int, newS func() *sink, done func(*sink)) []s1Row {
 	rows := make([]s1Row, len(subs))
 	ns := make([][][]float64, len(subs)) // by subject, goroutine count, round
 	allocs := make([][][]float64, len(subs))
@@ -94,12 +96,13 @@ func (b *bench) callerCost(scenario string, subs []subject, gs []int, newS func(
 		rows[i] = s1Row{sub: sub, gs: gs, ns: make([]float64, len(gs)), alloc: make([]float64, len(gs))}
 		ns[i], allocs[i] = make([][]float64, len(gs)), make([][]float64, len(gs))
 	}
+	order := pairedOrder(subs, pairs)
 	for k, g := range gs {
 		for r := range s1Rounds {
-			for j := range subs {
-				i := j
+			for j := range order {
+				i := order[j]
 				if r%2 == 1 {
-					i = len(subs) - 1 - j // every other round backwards: a drift in the machine's speed falls on every subject alike
+					i = order[len(order)-1-j] // every other round backwards: a drift in the machine's speed falls on every subject alike
 				}
 				n, a := b.callerCostRound(scenario, subs[i], g, newS, done, &rows[i])
 				ns[i][k] = append(ns[i][k], n)
@@ -109,6 +112,7 @@ func (b *bench) callerCost(scenario string, subs []subject, gs []int, newS func(
 	}
 	for i := range rows {
 		row := &rows[i]
+		row.rounds = ns[i]
 		var line strings.Builder
 		for k, g := range gs {
 			row.ns[k], row.alloc[k] = median(ns[i][k]), median(allocs[i][k])
@@ -117,6 +121,66 @@ func (b *bench) callerCost(scenario string, subs []subject, gs []int, newS func(
 		b.progress("%s: %-32s%s", scenario, row.sub.name, line.String())
 	}
 	return rows
+}
+
+// s1Pairs and s6Pairs are the subjects the goals compare in scenarios 1
+// and 6, ours first: callerCost measures each pair one right after the
+// other, so that a goal's ratio, taken round by round, compares two runs
+// on the same machine.
+var (
+	s1Pairs = [][2]string{{ourCore, zapCore}, {ourHandler, slogJSON}, {ourCoreWith, zapCoreWith}}
+	s6Pairs = [][2]string{{ourCore, zapBuffered}, {ourHandler, slogJSON}}
+)
+
+// pairedOrder is the order in which callerCost measures subs in a round,
+// as indexes into subs: each of pairs side by side (with the naive
+// baseline of the twin after it), the other subjects after them in their
+// order.
+func pairedOrder(subs []subject, pairs [][2]string) []int {
+	var order []int
+	placed := make([]bool, len(subs))
+	place := func(name string) {
+		for i, s := range subs {
+			if s.name == name && !placed[i] {
+				placed[i] = true
+				order = append(order, i)
+			}
+		}
+	}
+	naive := map[string]string{zapCore: zapRing, slogJSON: slogRing, zapCoreWith: zapRingWith}
+	for _, p := range pairs {
+		place(p[0])
+		place(p[1])
+		place(naive[p[1]])
+	}
+	for i := range subs {
+		if !placed[i] {
+			order = append(order, i)
+		}
+	}
+	return order
+}
+
+// roundRatio is the median over the rounds of ours' ns/record over the
+// twin's in the same round, with g goroutines; false if the two rows do
+// not have the same rounds (measured in different scenarios).
+func roundRatio(ours, twin *s1Row, g int) (float64, bool) {
+	ko, kt := slices.Index(ours.gs, g), slices.Index(twin.gs, g)
+	if ko < 0 || kt < 0 || len(ours.rounds) <= ko || len(twin.rounds) <= kt {
+		return 0, false
+	}
+	o, t := ours.rounds[ko], twin.rounds[kt]
+	if len(o) != len(t) || len(o) == 0 {
+		return 0, false
+	}
+	r := make([]float64, len(o))
+	for i := range o {
+		if t[i] == 0 {
+			return 0, false
+		}
+		r[i] = o[i] / t[i]
+	}
+	return median(r), true
 }
 
 // callerCostRound is one round of callerCost for one subject with g
