@@ -189,7 +189,7 @@ func roundRatio(ours, twin *s1Row, g int) (float64, bool) {
 func (b *bench) callerCostRound(scenario string, sub subject, g int, newS func() *sink, done func(*sink), row *s1Row) (ns, allocs float64) {
 	s := newS()
 	in := sub.open(s, b.env)
-	warm := drive(in.log, load{producers: 1, records: max(b.sz.s1Records/10, 100)})
+	warm := drive(in.log, load{producers: g, records: max(b.sz.perGoroutine(g)/10, 100)}) // the same goroutines: a queue reaches the depth their flood keeps
 	runtime.GC()
 	res := drive(in.log, load{producers: g, records: b.sz.perGoroutine(g)})
 	c := closeWithin(in, b.sz.closeLimit)
